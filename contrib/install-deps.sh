@@ -1,0 +1,29 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Install the Debian 12 packages xipfs needs to build, test and benchmark.
+# Usage: contrib/install-deps.sh [--build-only]
+set -eu
+build="build-essential autoconf automake libtool pkg-config
+	libfuse3-dev fuse3 liburing-dev check libxxhash-dev libarchive-dev
+	libattr1-dev attr zstd xz-utils gzip"
+tests="erofs-utils squashfs-tools squashfuse util-linux fio
+	clang libclang-rt-14-dev valgrind debootstrap python3
+	qemu-system-x86 busybox-static cpio kmod dwarves bc
+	meson ninja-build file tar gdb strace"
+pkgs="$build"
+[ "${1:-}" = "--build-only" ] || pkgs="$pkgs $tests"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: must run as root (apt-get install)" >&2
+	exit 1
+fi
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later OR MIT */
+/*
+ * The xipfs on-disk format.
+ *
+ * An image is a sequence of pages of (1 << s_page_shift) bytes:
+ *
+ *   page 0             superblock (struct xipfs_super), zero padded
+ *   pages 1 .. D       the data area: every distinct non-zero file page once,
+ *                      in first-seen order of a sorted tree walk
+ *   pages D+1 ..       the metadata area, itself page aligned and zero padded:
+ *                      inode table, directory entries, extents, names,
+ *                      xattr sets, per-page checksums
+ *
+ * A file's content is a sorted list of extents, each mapping a run of
+ * logical pages to a run of consecutive image pages.  Logical pages not
+ * covered by an extent are holes and read as zeros.  The bytes after EOF in
+ * a file's last page are zero, so a page can be mapped whole into a process.
+ *
+ * Page numbers count from the start of the image (byte offset =
+ * page << s_page_shift); page 0 is the superblock, so no extent ever starts
+ * at page 0.  Every byte offset below counts from the start of the image.
+ * Every multi-byte field is little endian.  The CRC32C in s_crc covers the
+ * superblock (with s_crc read as zero) and the whole metadata area.
+ *
+ * This header is C99, usable by userspace and (for the segment header) by
+ * the kernel helper.  The man page xipfs(5) documents the same format.
+ */
+#ifndef XIPFS_FORMAT_H
+#define XIPFS_FORMAT_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdint.h>
+#endif
+
+#define XIPFS_MAGIC_STR		"XIPFSIMG"	/* s_magic bytes, 8 of them */
+#define XIPFS_VERSION_MAJOR	1
+#define XIPFS_VERSION_MINOR	0
+
+#define XIPFS_PAGE_SHIFT_MIN	12		/* 4 KiB */
+#define XIPFS_PAGE_SHIFT_MAX	16		/* 64 KiB */
+#define XIPFS_PAGE_SHIFT_DEFAULT 12
+
+#define XIPFS_ROOT_INO		1		/* inode numbers start at 1 */
+#define XIPFS_NAME_MAX		255
+#define XIPFS_SYMLINK_MAX	4095
+#define XIPFS_XATTR_NAME_MAX	255
+#define XIPFS_XATTR_VALUE_MAX	65536
+#define XIPFS_XATTR_SET_MAX	(1u << 20)	/* bytes in one inode's set */
+
+/*
+ * Feature bits.  A reader that meets an INCOMPAT bit it does not know must
+ * refuse the image; unknown COMPAT bits are ignored.
+ */
+#define XIPFS_FEATURE_COMPAT_PAGESUM	0x00000001u	/* s_pagesum_* valid */
+#define XIPFS_FEATURE_COMPAT_MASK	XIPFS_FEATURE_COMPAT_PAGESUM
+
+/*
+ * Reserved for "several images in one segment": page numbers then count
+ * from the segment start and s_pool_offset is this image's byte offset in
+ * the segment.  Not built yet; readers refuse it.
+ */
+#define XIPFS_FEATURE_INCOMPAT_SHARED_POOL 0x00000001u
+#define XIPFS_FEATURE_INCOMPAT_MASK	0x00000000u	/* none implemented */
+
+/*
+ * The superblock: byte 0 of the image, 512 bytes, the rest of page 0 zero.
+ * It doubles as the segment header a guest uses to identify a shared
+ * segment (magic, UUID, size at fixed offsets).
+ */
+struct xipfs_super {
+	uint8_t  s_magic[8];		/* XIPFS_MAGIC_STR, no NUL */
+	uint16_t s_version_major;	/* XIPFS_VERSION_MAJOR; others refused */
+	uint16_t s_version_minor;	/* informational */
+	uint32_t s_page_shift;		/* log2(page size): 12, 14 or 16 */
+	uint32_t s_compat;		/* XIPFS_FEATURE_COMPAT_* */
+	uint32_t s_incompat;		/* XIPFS_FEATURE_INCOMPAT_* */
+	uint32_t s_crc;			/* CRC32C of superblock + metadata */
+	uint32_t s_root_ino;		/* XIPFS_ROOT_INO */
+	uint8_t  s_uuid[16];		/* random, or derived from the content */
+	uint64_t s_build_time;		/* seconds since the epoch */
+	uint64_t s_size;		/* total image bytes, page multiple */
+	uint64_t s_pool_offset;		/* 0 unless INCOMPAT_SHARED_POOL */
+
+	uint32_t s_data_start;		/* first data page (1) */
+	uint32_t s_data_pages;		/* distinct data pages stored */
+	uint64_t s_meta_offset;		/* metadata area: byte offset, page aligned */
+	uint64_t s_meta_size;		/* metadata area: bytes, page multiple */
+
+	uint64_t s_inode_offset;	/* struct xipfs_inode[s_inode_count] */
+	uint32_t s_inode_count;		/* inode numbers 1..s_inode_count */
+	uint32_t s_dirent_count;	/* entries in the dirent table */
+	uint64_t s_dirent_offset;	/* struct xipfs_dirent[s_dirent_count] */
+	uint64_t s_extent_offset;	/* struct xipfs_extent[s_extent_count] */
+	uint64_t s_extent_count;
+	uint64_t s_names_offset;	/* names and symlink targets, raw bytes */
+	uint64_t s_names_size;
+	uint64_t s_xattr_offset;	/* xattr sets (struct xipfs_xattr_set) */
+	uint64_t s_xattr_size;		/* bytes of the xattr area */
+	uint32_t s_xattr_sets;		/* number of distinct xattr sets */
+	uint32_t s_reserved0;
+	uint64_t s_pagesum_offset;	/* uint32_t CRC32C per data page */
+	uint64_t s_pagesum_count;	/* == s_data_pages when COMPAT_PAGESUM */
+
+	/* Build statistics, informational only (never trusted by readers). */
+	uint64_t s_stat_files;		/* regular files */
+	uint64_t s_stat_bytes;		/* sum of regular file sizes */
+	uint64_t s_stat_file_pages;	/* logical pages of regular files */
+	uint64_t s_stat_hole_pages;	/* of those, all-zero (holes) */
+	uint64_t s_stat_dedup_pages;	/* of those, stored elsewhere already */
+
+	uint8_t  s_reserved[280];	/* zero */
+};
+
+/*
+ * An inode: 64 bytes, in a table indexed by inode number - 1.
+ * Hardlinks are one inode with i_nlink > 1 named by several dirents.
+ *
+ *   type     i_size            i_count            i_offset
+ *   S_IFREG  file bytes        extents            index of first extent
+ *   S_IFDIR  entries * 12      dirents            index of first dirent
+ *   S_IFLNK  target bytes      0                  byte offset of target in names
+ *   S_IFCHR, S_IFBLK           0                  rdev: major << 32 | minor
+ *   S_IFIFO, S_IFSOCK          0                  0
+ *
+ * Identical regular files may share one extent run (same i_offset, i_count).
+ */
+struct xipfs_inode {
+	uint16_t i_mode;		/* type and permission bits, as st_mode */
+	uint16_t i_flags;		/* zero */
+	uint32_t i_nlink;
+	uint32_t i_uid;
+	uint32_t i_gid;
+	uint64_t i_size;
+	int64_t  i_mtime;		/* seconds, signed */
+	int64_t  i_ctime;
+	uint32_t i_mtime_nsec;		/* < 1000000000 */
+	uint32_t i_ctime_nsec;
+	uint32_t i_xattr;		/* 0: none, else xattr set index + 1 */
+	uint32_t i_count;
+	uint64_t i_offset;
+};
+
+/*
+ * A directory entry: 12 bytes.  A directory's entries are contiguous and
+ * sorted by name bytes (memcmp order, a shorter prefix first), so lookup is
+ * a binary search.  "." and ".." are not stored.
+ */
+struct xipfs_dirent {
+	uint32_t d_ino;			/* 1..s_inode_count */
+	uint32_t d_name;		/* byte offset of the name in names */
+	uint8_t  d_namelen;		/* 1..255; any byte but '/' and NUL */
+	uint8_t  d_type;		/* DT_* as in dirent.h */
+	uint16_t d_reserved;		/* zero */
+};
+
+/*
+ * An extent: 12 bytes.  A file's extents are sorted by e_lpage and do not
+ * overlap; gaps are holes.  Every page of an extent lies in the data area.
+ */
+struct xipfs_extent {
+	uint32_t e_lpage;		/* first logical page in the file */
+	uint32_t e_count;		/* pages, >= 1 */
+	uint32_t e_page;		/* first image page */
+};
+
+/*
+ * The xattr area starts with a table of s_xattr_sets little-endian
+ * uint32_t byte offsets (relative to s_xattr_offset), one per set, each
+ * 4-aligned.  A set is a uint32_t entry count followed by that many
+ * entries, sorted by full name; each entry is struct xipfs_xattr_entry,
+ * then the name bytes (full name, prefix included, no NUL), then the value
+ * bytes, padded with zeros to a multiple of 4.  Identical sets are stored
+ * once and shared by every inode that has them.
+ */
+struct xipfs_xattr_entry {
+	uint16_t x_name_len;		/* 1..255 */
+	uint16_t x_reserved;		/* zero */
+	uint32_t x_value_len;		/* 0..65536 */
+};
+
+#ifndef __KERNEL__
+/* Field accessors: every on-disk integer is read and written through these. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define XIPFS_LE(bits, v)	((uint##bits##_t)(v))
+#else
+#define XIPFS_LE(bits, v)	__builtin_bswap##bits(v)
+#endif
+static inline uint16_t xipfs_le16(uint16_t v) { return XIPFS_LE(16, v); }
+static inline uint32_t xipfs_le32(uint32_t v) { return XIPFS_LE(32, v); }
+static inline uint64_t xipfs_le64(uint64_t v) { return XIPFS_LE(64, v); }
+#define xipfs_cpu_to_le16 xipfs_le16
+#define xipfs_cpu_to_le32 xipfs_le32
+#define xipfs_cpu_to_le64 xipfs_le64
+#endif
+
+#define XIPFS_STATIC_ASSERT(c, m) _Static_assert(c, m)
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_super) == 512, "superblock size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_inode) == 64, "inode size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_dirent) == 12, "dirent size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_extent) == 12, "extent size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_xattr_entry) == 8, "xattr entry size");
+
+#endif /* XIPFS_FORMAT_H */

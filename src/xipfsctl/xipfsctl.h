@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xipfsctl subcommands.  main.c parses the command word and hands argc/argv
+ * (argv[0] = the command word) to one of these; each returns the process
+ * exit status.  Image commands live in image.c and fsck.c, segment commands
+ * in segment.c.
+ */
+#ifndef XIPFSCTL_H
+#define XIPFSCTL_H
+
+int cmd_info(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+
+int cmd_load(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
+
+#endif
