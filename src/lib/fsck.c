@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Whole-image check: walk every directory from the root (breadth first,
+ * with an explicit queue, so deep trees cannot exhaust the stack and a
+ * directory reached twice cannot loop), decode every inode, and compare
+ * link counts with the names found.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+static void check_file_data(const struct xipfs_image *img,
+			    const struct xipfs_ino *ino,
+			    struct xipfs_fsck_stats *st)
+{
+	uint64_t tail = ino->size & (img->psize - 1);
+	int64_t page;
+
+	if (!tail)
+		return;
+	page = xipfs_file_page(img, ino, ino->size >> img->shift);
+	if (page <= 0)
+		return;
+	{
+		const uint8_t *p = img->base + ((uint64_t)page << img->shift);
+
+		for (uint64_t k = tail; k < img->psize; k++) {
+			if (p[k]) {
+				xipfs_corrupt(img, "data page", ((uint64_t)page << img->shift) + k,
+					      "inode %u: bytes after end of file are not zero",
+					      ino->ino);
+				st->errors++;
+				return;
+			}
+		}
+	}
+}
+
+static void check_pages(const struct xipfs_image *img, struct xipfs_fsck_stats *st)
+{
+	const uint8_t *sums = img->base + img->pagesum_off;
+
+	if (!(xipfs_le32(img->sb.s_compat) & XIPFS_FEATURE_COMPAT_PAGESUM))
+		return;
+	for (uint32_t i = 0; i < img->data_pages; i++) {
+		uint64_t off = (uint64_t)(img->data_start + i) << img->shift;
+		uint32_t want = ld32(sums + (uint64_t)i * 4);
+
+		if (xipfs_crc32c(0, img->base + off, img->psize) != want) {
+			xipfs_corrupt(img, "data page", off,
+				      "page %u fails its checksum",
+				      img->data_start + i);
+			st->bad_pages++;
+			st->errors++;
+		}
+	}
+}
+
+static void check_xattrs(const struct xipfs_image *img,
+			 const struct xipfs_ino *ino, struct xipfs_fsck_stats *st)
+{
+	int n = xipfs_xattr_count(img, ino);
+	struct xipfs_xattr x;
+
+	if (n < 0) {
+		st->errors++;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (xipfs_xattr_at(img, ino, (uint32_t)i, &x)) {
+			st->errors++;
+			return;
+		}
+	}
+}
+
+int xipfs_fsck(const struct xipfs_image *img, unsigned flags,
+	       struct xipfs_fsck_stats *st)
+{
+	uint32_t n = img->inode_count;
+	uint32_t *names = calloc((size_t)n + 1, sizeof(*names));
+	uint32_t *subdirs = calloc((size_t)n + 1, sizeof(*subdirs));
+	uint32_t *queue = calloc((size_t)n + 1, sizeof(*queue));
+	uint32_t head = 0, tail = 0;
+	int ret = -ENOMEM;
+
+	memset(st, 0, sizeof(*st));
+	if (!names || !subdirs || !queue)
+		goto out;
+	names[XIPFS_ROOT_INO] = 1;
+	queue[tail++] = XIPFS_ROOT_INO;
+	while (head < tail) {
+		struct xipfs_ino dir;
+		struct xipfs_entry prev = { 0 }, e;
+
+		if (xipfs_inode_get(img, queue[head++], &dir)) {
+			st->errors++;
+			continue;
+		}
+		for (uint32_t i = 0; i < dir.count; i++) {
+			struct xipfs_ino child;
+			uint64_t off = img->dirent_off +
+				       (dir.offset + i) * sizeof(struct xipfs_dirent);
+
+			if (xipfs_dir_entry(img, &dir, i, &e)) {
+				st->errors++;
+				continue;
+			}
+			if (i && xipfs_name_cmp(prev.name, prev.namelen,
+						e.name, e.namelen) >= 0) {
+				xipfs_corrupt(img, "dirent", off,
+					      "directory %u: entries not sorted or duplicated",
+					      dir.ino);
+				st->errors++;
+			}
+			prev = e;
+			if (xipfs_inode_get(img, e.ino, &child)) {
+				st->errors++;
+				continue;
+			}
+			if (e.type != xipfs_mode_to_dtype(child.mode)) {
+				xipfs_corrupt(img, "dirent", off,
+					      "type %u does not match inode %u",
+					      e.type, e.ino);
+				st->errors++;
+			}
+			if (S_ISDIR(child.mode)) {
+				subdirs[dir.ino]++;
+				if (names[e.ino]++) {
+					xipfs_corrupt(img, "dirent", off,
+						      "directory inode %u is named twice (a cycle or a directory hardlink)",
+						      e.ino);
+					st->errors++;
+					continue;
+				}
+				if (tail <= n)
+					queue[tail++] = e.ino;
+			} else {
+				names[e.ino]++;
+			}
+		}
+	}
+	for (uint32_t ino = 1; ino <= n; ino++) {
+		struct xipfs_ino i;
+		uint64_t off = img->inode_off + (uint64_t)(ino - 1) * 64;
+
+		st->inodes++;
+		if (xipfs_inode_get(img, ino, &i)) {
+			st->errors++;
+			continue;
+		}
+		if (S_ISDIR(i.mode))
+			st->dirs++;
+		else if (S_ISREG(i.mode))
+			st->files++;
+		else if (S_ISLNK(i.mode))
+			st->symlinks++;
+		else
+			st->others++;
+		check_xattrs(img, &i, st);
+		if (!names[ino]) {
+			xipfs_corrupt(img, "inode", off, "inode %u is not in any directory", ino);
+			st->unreachable++;
+			st->errors++;
+			continue;
+		}
+		if (S_ISDIR(i.mode) ? i.nlink != 2 + subdirs[ino] : i.nlink != names[ino]) {
+			xipfs_corrupt(img, "inode", off,
+				      "inode %u: link count %u, but %u found", ino,
+				      i.nlink, S_ISDIR(i.mode) ? 2 + subdirs[ino] : names[ino]);
+			st->errors++;
+		}
+		if ((flags & XIPFS_FSCK_DATA) && S_ISREG(i.mode))
+			check_file_data(img, &i, st);
+	}
+	if (flags & XIPFS_FSCK_DATA)
+		check_pages(img, st);
+	ret = st->errors ? -EUCLEAN : 0;
+out:
+	free(names);
+	free(subdirs);
+	free(queue);
+	return ret;
+}

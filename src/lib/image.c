@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Opening an image and validating its superblock.  After xipfs_validate()
+ * every table the superblock names is known to lie inside the metadata
+ * area, and the metadata area inside the image; the accessors then only
+ * check indices against those tables.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static xipfs_log_fn log_fn;
+static void *log_arg;
+
+void xipfs_set_log(xipfs_log_fn fn, void *arg)
+{
+	log_fn = fn;
+	log_arg = arg;
+}
+
+void xipfs_log(int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_fn)
+		log_fn(level, msg, log_arg);
+	else if (level <= XIPFS_LOG_WARN)
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, msg);
+}
+
+int xipfs_corrupt(const struct xipfs_image *img, const char *what,
+		  uint64_t off, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	xipfs_log(XIPFS_LOG_ERR, "%s: corrupt %s at offset %llu: %s",
+		  img->name, what, (unsigned long long)off, why);
+	return -EUCLEAN;
+}
+
+uint32_t xipfs_image_crc(const void *base, const struct xipfs_super *sb)
+{
+	struct xipfs_super tmp = *sb;
+	uint32_t crc;
+
+	tmp.s_crc = 0;
+	crc = xipfs_crc32c(0, &tmp, sizeof(tmp));
+	return xipfs_crc32c(crc, (const uint8_t *)base +
+			    xipfs_le64(sb->s_meta_offset),
+			    xipfs_le64(sb->s_meta_size));
+}
+
+/* Check that a table of @count entries of @esize bytes at @off fits. */
+static int check_table(struct xipfs_image *img, const char *what,
+		       uint64_t off, uint64_t count, uint64_t esize)
+{
+	if (count > UINT64_MAX / esize ||
+	    !xipfs_within(off, count * esize, img->meta_off, img->meta_size))
+		return xipfs_corrupt(img, "superblock", 0,
+				     "%s table (offset %llu, %llu entries) lies outside the metadata area",
+				     what, (unsigned long long)off,
+				     (unsigned long long)count);
+	return 0;
+}
+
+int xipfs_validate(struct xipfs_image *img, unsigned flags)
+{
+	const struct xipfs_super *sb;
+	uint32_t incompat;
+	int err;
+
+	if (img->size < sizeof(*sb))
+		return xipfs_corrupt(img, "superblock", 0,
+				     "image is %zu bytes, too short to hold a superblock",
+				     img->size);
+	memcpy(&img->sb, img->base, sizeof(img->sb));
+	sb = &img->sb;
+	if (memcmp(sb->s_magic, XIPFS_MAGIC_STR, sizeof(sb->s_magic)))
+		return xipfs_corrupt(img, "superblock", 0,
+				     "bad magic: not an xipfs image");
+	if (xipfs_le16(sb->s_version_major) != XIPFS_VERSION_MAJOR)
+		return xipfs_corrupt(img, "superblock", 8,
+				     "format version %u is not supported (this is version %u)",
+				     xipfs_le16(sb->s_version_major),
+				     XIPFS_VERSION_MAJOR);
+	img->shift = xipfs_le32(sb->s_page_shift);
+	if (img->shift != 12 && img->shift != 14 && img->shift != 16)
+		return xipfs_corrupt(img, "superblock", 12,
+				     "page shift %u (allowed: 12, 14, 16)",
+				     img->shift);
+	img->psize = 1u << img->shift;
+	incompat = xipfs_le32(sb->s_incompat);
+	if (incompat & ~XIPFS_FEATURE_INCOMPAT_MASK)
+		return xipfs_corrupt(img, "superblock", 20,
+				     "unknown incompatible features 0x%x: a newer xipfs made this image",
+				     incompat & ~XIPFS_FEATURE_INCOMPAT_MASK);
+	if (xipfs_le32(sb->s_root_ino) != XIPFS_ROOT_INO)
+		return xipfs_corrupt(img, "superblock", 28, "root inode is %u, not 1",
+				     xipfs_le32(sb->s_root_ino));
+	{
+		uint64_t s = xipfs_le64(sb->s_size);
+
+		if (s % img->psize || s < img->psize || s > img->size)
+			return xipfs_corrupt(img, "superblock", 56,
+					     "image size %llu is not a page multiple or exceeds the %zu bytes available (truncated image?)",
+					     (unsigned long long)s, img->size);
+		img->size = s;
+	}
+	img->data_start = xipfs_le32(sb->s_data_start);
+	img->data_pages = xipfs_le32(sb->s_data_pages);
+	img->meta_off = xipfs_le64(sb->s_meta_offset);
+	img->meta_size = xipfs_le64(sb->s_meta_size);
+	if (img->meta_off % img->psize || img->meta_size % img->psize ||
+	    !xipfs_within(img->meta_off, img->meta_size, img->psize,
+			  img->size - img->psize))
+		return xipfs_corrupt(img, "superblock", 80,
+				     "metadata area (offset %llu, %llu bytes) is unaligned or outside the image",
+				     (unsigned long long)img->meta_off,
+				     (unsigned long long)img->meta_size);
+	if (img->data_start < 1 ||
+	    !xipfs_within((uint64_t)img->data_start << img->shift,
+			  (uint64_t)img->data_pages << img->shift,
+			  img->psize, img->meta_off - img->psize))
+		return xipfs_corrupt(img, "superblock", 72,
+				     "data area (page %u, %u pages) overlaps the superblock or the metadata",
+				     img->data_start, img->data_pages);
+
+	img->inode_off = xipfs_le64(sb->s_inode_offset);
+	img->inode_count = xipfs_le32(sb->s_inode_count);
+	img->dirent_count = xipfs_le32(sb->s_dirent_count);
+	img->dirent_off = xipfs_le64(sb->s_dirent_offset);
+	img->extent_off = xipfs_le64(sb->s_extent_offset);
+	img->extent_count = xipfs_le64(sb->s_extent_count);
+	img->names_off = xipfs_le64(sb->s_names_offset);
+	img->names_size = xipfs_le64(sb->s_names_size);
+	img->xattr_off = xipfs_le64(sb->s_xattr_offset);
+	img->xattr_size = xipfs_le64(sb->s_xattr_size);
+	img->xattr_sets = xipfs_le32(sb->s_xattr_sets);
+	img->pagesum_off = xipfs_le64(sb->s_pagesum_offset);
+	img->pagesum_count = xipfs_le64(sb->s_pagesum_count);
+
+	if (img->inode_count < 1)
+		return xipfs_corrupt(img, "superblock", 108, "no inodes");
+	err = check_table(img, "inode", img->inode_off, img->inode_count,
+			  sizeof(struct xipfs_inode));
+	if (!err)
+		err = check_table(img, "dirent", img->dirent_off,
+				  img->dirent_count, sizeof(struct xipfs_dirent));
+	if (!err)
+		err = check_table(img, "extent", img->extent_off,
+				  img->extent_count, sizeof(struct xipfs_extent));
+	if (!err)
+		err = check_table(img, "names", img->names_off,
+				  img->names_size, 1);
+	if (!err && img->names_size > UINT32_MAX)
+		err = xipfs_corrupt(img, "superblock", 144,
+				    "names table larger than 4 GiB");
+	if (!err)
+		err = check_table(img, "xattr", img->xattr_off,
+				  img->xattr_size, 1);
+	if (!err && (img->xattr_size > UINT32_MAX ||
+		     (uint64_t)img->xattr_sets * 4 > img->xattr_size))
+		err = xipfs_corrupt(img, "superblock", 168,
+				    "%u xattr sets do not fit in %llu bytes",
+				    img->xattr_sets,
+				    (unsigned long long)img->xattr_size);
+	if (!err && (xipfs_le32(sb->s_compat) & XIPFS_FEATURE_COMPAT_PAGESUM)) {
+		if (img->pagesum_count != img->data_pages)
+			err = xipfs_corrupt(img, "superblock", 184,
+					    "%llu page checksums for %u data pages",
+					    (unsigned long long)img->pagesum_count,
+					    img->data_pages);
+		else
+			err = check_table(img, "page checksum",
+					  img->pagesum_off, img->pagesum_count, 4);
+	}
+	if (err)
+		return err;
+	if (!(flags & XIPFS_OPEN_NOCRC)) {
+		uint32_t want = xipfs_image_crc(img->base, sb);
+
+		if (want != xipfs_le32(sb->s_crc))
+			return xipfs_corrupt(img, "superblock", 24,
+					     "metadata checksum mismatch (stored 0x%08x, computed 0x%08x)",
+					     xipfs_le32(sb->s_crc), want);
+	}
+	{
+		struct xipfs_ino root;
+
+		err = xipfs_inode_get(img, XIPFS_ROOT_INO, &root);
+		if (err)
+			return err;
+		if (!S_ISDIR(root.mode))
+			return xipfs_corrupt(img, "inode", img->inode_off,
+					     "root inode is not a directory");
+	}
+	return 0;
+}
+
+static int image_new(const void *base, size_t size, const char *name,
+		     struct xipfs_image **out)
+{
+	struct xipfs_image *img = calloc(1, sizeof(*img));
+
+	if (!img)
+		return -ENOMEM;
+	img->name = strdup(name ? name : "(memory)");
+	if (!img->name) {
+		free(img);
+		return -ENOMEM;
+	}
+	img->base = base;
+	img->size = size;
+	*out = img;
+	return 0;
+}
+
+int xipfs_open_mem(const void *base, size_t size, const char *name,
+		   unsigned flags, struct xipfs_image **out)
+{
+	struct xipfs_image *img;
+	int err = image_new(base, size, name, &img);
+
+	if (err)
+		return err;
+	err = xipfs_validate(img, flags);
+	if (err) {
+		xipfs_close(img);
+		return err;
+	}
+	*out = img;
+	return 0;
+}
+
+int xipfs_open_file(const char *path, unsigned flags, struct xipfs_image **out)
+{
+	struct xipfs_image *img;
+	struct stat st;
+	void *map;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot open: %s", path, strerror(errno));
+		return err;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		xipfs_log(XIPFS_LOG_ERR, "%s: not a regular file", path);
+		err = -EINVAL;
+		goto out_close;
+	}
+	if (st.st_size < (off_t)sizeof(struct xipfs_super)) {
+		xipfs_log(XIPFS_LOG_ERR,
+			  "%s: corrupt superblock at offset 0: file is %lld bytes, too short for an xipfs image",
+			  path, (long long)st.st_size);
+		err = -EUCLEAN;
+		goto out_close;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot map: %s", path, strerror(errno));
+		goto out_close;
+	}
+	err = image_new(map, st.st_size, path, &img);
+	if (err) {
+		munmap(map, st.st_size);
+		goto out_close;
+	}
+	img->map_size = st.st_size;
+	err = xipfs_validate(img, flags);
+	if (err) {
+		xipfs_close(img);
+		goto out_close;
+	}
+	*out = img;
+out_close:
+	close(fd);
+	return err;
+}
+
+void xipfs_close(struct xipfs_image *img)
+{
+	if (!img)
+		return;
+	if (img->map_size)
+		munmap((void *)img->base, img->map_size);
+	free(img->name);
+	free(img);
+}
+
+const char *xipfs_image_name(const struct xipfs_image *img) { return img->name; }
+const void *xipfs_image_base(const struct xipfs_image *img) { return img->base; }
+size_t xipfs_image_size(const struct xipfs_image *img) { return img->size; }
+unsigned xipfs_page_size(const struct xipfs_image *img) { return img->psize; }
+unsigned xipfs_page_shift(const struct xipfs_image *img) { return img->shift; }
+const struct xipfs_super *xipfs_super(const struct xipfs_image *img) { return &img->sb; }
+uint32_t xipfs_inode_count(const struct xipfs_image *img) { return img->inode_count; }
+
+unsigned xipfs_mode_to_dtype(uint32_t mode)
+{
+	return (mode & S_IFMT) >> 12;
+}

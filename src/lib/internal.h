@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* libxipfs private state: the decoded, bounds-checked superblock. */
+#ifndef XIPFS_INTERNAL_H
+#define XIPFS_INTERNAL_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "xipfs/xipfs.h"
+
+struct xipfs_image {
+	const uint8_t *base;
+	size_t size;			/* s_size */
+	size_t map_size;		/* bytes mapped by xipfs_open_file, else 0 */
+	char *name;
+	struct xipfs_super sb;		/* copy, as stored (little endian) */
+	unsigned shift, psize;
+	uint32_t data_start, data_pages;
+	uint64_t meta_off, meta_size;
+	uint64_t inode_off;
+	uint32_t inode_count, dirent_count;
+	uint64_t dirent_off;
+	uint64_t extent_off, extent_count;
+	uint64_t names_off, names_size;
+	uint64_t xattr_off, xattr_size;
+	uint32_t xattr_sets;
+	uint64_t pagesum_off, pagesum_count;
+};
+
+/* Unaligned little-endian loads from the image. */
+static inline uint16_t ld16(const void *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return xipfs_le16(v);
+}
+
+static inline uint32_t ld32(const void *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return xipfs_le32(v);
+}
+
+static inline uint64_t ld64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return xipfs_le64(v);
+}
+
+/* True if [off, off + len) lies inside [lo, lo + size), without overflow. */
+static inline bool xipfs_within(uint64_t off, uint64_t len, uint64_t lo,
+				uint64_t size)
+{
+	return off >= lo && off - lo <= size && len <= size - (off - lo);
+}
+
+/* memcmp order, a shorter prefix first: the order mkxipfs sorts names by. */
+static inline int xipfs_name_cmp(const char *a, size_t al, const char *b,
+				 size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	if (c)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+int xipfs_validate(struct xipfs_image *img, unsigned flags);
+
+#endif
