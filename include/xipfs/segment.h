@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared memory segments holding an xipfs image.
+ *
+ * A named segment is a file /dev/shm/xipfs.NAME (or a symlink there to a
+ * file on a hugetlbfs mount), root-owned, mode 0444, immutable where the
+ * file system supports it, its size padded with zeros to a power of two so
+ * QEMU's ivshmem can share it with guests.  A private segment is a sealed
+ * memfd holding a copy of an image file.  Either way the mapping is
+ * read-only; validate it with xipfs_open_mem() before use.
+ */
+#ifndef XIPFS_SEGMENT_H
+#define XIPFS_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct xipfs_segment;
+
+#define XIPFS_SEGMENT_DIR	"/dev/shm"
+#define XIPFS_SEGMENT_PREFIX	"xipfs."
+#define XIPFS_SEGMENT_NAME_MAX	64
+
+/* 0 if @name is a valid segment name ([A-Za-z0-9_.-], 1..64, no leading '.'). */
+int xipfs_segment_name_ok(const char *name);
+/* Path of segment @name into @buf (PATH_MAX bytes). */
+void xipfs_segment_path(const char *name, char *buf, size_t len);
+
+/* Map loaded segment @name read-only. */
+int xipfs_segment_open(const char *name, struct xipfs_segment **out);
+/* Copy image file @path into a new sealed memfd and map it. */
+int xipfs_segment_memfd(const char *path, struct xipfs_segment **out);
+/*
+ * Validate image @path and load it as segment @name, atomically replacing
+ * any segment of that name.  @hugetlb_dir: a hugetlbfs mount to back the
+ * segment, or NULL for tmpfs.
+ */
+int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir);
+/* Remove segment @name (mappings that exist stay valid). */
+int xipfs_segment_unload(const char *name);
+
+const void *xipfs_segment_base(const struct xipfs_segment *seg);
+size_t xipfs_segment_size(const struct xipfs_segment *seg);
+/* The segment's file descriptor (O_RDONLY), owned by the segment. */
+int xipfs_segment_fd(const struct xipfs_segment *seg);
+void xipfs_segment_close(struct xipfs_segment *seg);
+
+#endif

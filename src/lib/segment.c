@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Segments.  What protects a loaded segment from writes: the file is root's,
+ * mode 0444, and carries FS_IMMUTABLE_FL (tmpfs supports it since Linux
+ * 6.0), which makes even root's open for writing, truncate, rename and
+ * unlink fail until the flag is cleared; without write opens no shared
+ * writable mapping can exist.  A private segment is a memfd sealed with
+ * F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, which nobody can undo.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xipfs/xipfs.h"
+#include "xipfs/segment.h"
+
+struct xipfs_segment {
+	int fd;
+	void *base;
+	size_t size;
+};
+
+int xipfs_segment_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 1 || n > XIPFS_SEGMENT_NAME_MAX || name[0] == '.' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+		return -EINVAL;
+	return 0;
+}
+
+void xipfs_segment_path(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s%s", XIPFS_SEGMENT_DIR, XIPFS_SEGMENT_PREFIX, name);
+}
+
+static int seg_map(int fd, struct xipfs_segment **out)
+{
+	struct xipfs_segment *s;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size < (off_t)sizeof(struct xipfs_super))
+		return -EUCLEAN;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->size = st.st_size;
+	s->base = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (s->base == MAP_FAILED) {
+		int err = -errno;
+
+		free(s);
+		return err;
+	}
+	s->fd = fd;
+	*out = s;
+	return 0;
+}
+
+int xipfs_segment_open(const char *name, struct xipfs_segment **out)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (xipfs_segment_name_ok(name)) {
+		xipfs_log(XIPFS_LOG_ERR, "invalid segment name '%s'", name);
+		return -EINVAL;
+	}
+	xipfs_segment_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "segment %s: %s%s", name, strerror(errno),
+			  errno == ENOENT ? " (load it with: xipfsctl load IMAGE NAME)" : "");
+		return err;
+	}
+	err = seg_map(fd, out);
+	if (err) {
+		xipfs_log(XIPFS_LOG_ERR, "segment %s: cannot map %s: %s", name, path,
+			  strerror(-err));
+		close(fd);
+	}
+	return err;
+}
+
+/* Copy all of @in to @out (or to the mapping @dst when not NULL). */
+static int copy_fd(int in, int out, size_t len)
+{
+	char buf[1 << 16];
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(in, buf, sizeof(buf) < len - done ? sizeof(buf) : len - done,
+				  (off_t)done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		for (ssize_t w = 0; w < r;) {
+			ssize_t n = write(out, buf + w, r - w);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			w += n;
+		}
+		done += r;
+	}
+	return 0;
+}
+
+static int copy_image(const char *path, int out, size_t *size)
+{
+	struct xipfs_image *img;
+	int in, err;
+
+	/* Validate first: a segment never holds a bad image. */
+	err = xipfs_open_file(path, 0, &img);
+	if (err)
+		return err;
+	*size = xipfs_image_size(img);
+	xipfs_close(img);
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	err = copy_fd(in, out, *size);
+	close(in);
+	return err;
+}
+
+int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
+{
+	size_t size;
+	int fd = memfd_create("xipfs", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	err = copy_image(path, fd, &size);
+	if (err && err != -EUCLEAN)
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy into memory: %s", path,
+			  strerror(-err));
+	if (!err && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+				    F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		err = -errno;
+	if (!err) {
+		/* Reopen read-only so the fd we hand out cannot even try. */
+		char p[64];
+		int ro;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		ro = open(p, O_RDONLY | O_CLOEXEC);
+		if (ro < 0) {
+			err = -errno;
+		} else {
+			close(fd);
+			fd = ro;
+		}
+	}
+	if (!err)
+		err = seg_map(fd, out);
+	if (err)
+		close(fd);
+	return err;
+}
+
+static int set_immutable(int fd, bool on)
+{
+	int flags;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		return -errno;
+	flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+	return ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
+}
+
+static int unlock_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int err;
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+	err = set_immutable(fd, false);
+	close(fd);
+	return err == -ENOTTY || err == -EOPNOTSUPP ? 0 : err;
+}
+
+static size_t pow2(size_t n)
+{
+	size_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir)
+{
+	char dst[PATH_MAX], tmp[PATH_MAX], hpath[PATH_MAX] = "";
+	size_t size;
+	int fd, err;
+
+	if (xipfs_segment_name_ok(name)) {
+		xipfs_log(XIPFS_LOG_ERR, "invalid segment name '%s' (use letters, digits, '_', '.', '-')",
+			  name);
+		return -EINVAL;
+	}
+	xipfs_segment_path(name, dst, sizeof(dst));
+	if (hugetlb_dir)
+		snprintf(tmp, sizeof(tmp), "%s/.xipfs.%s.XXXXXX", hugetlb_dir, name);
+	else
+		snprintf(tmp, sizeof(tmp), "%s/.xipfs.%s.XXXXXX", XIPFS_SEGMENT_DIR, name);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot create: %s", tmp, strerror(errno));
+		return err;
+	}
+	if (hugetlb_dir) {
+		/* hugetlbfs has no write(): size it, map it, copy. */
+		struct xipfs_image *img;
+		void *m;
+
+		err = xipfs_open_file(path, 0, &img);
+		if (err)
+			goto out_unlink;
+		size = pow2(xipfs_image_size(img));
+		if (size < (2u << 20))
+			size = 2u << 20;
+		if (ftruncate(fd, (off_t)size) < 0 ||
+		    (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+			err = -errno;
+			xipfs_log(XIPFS_LOG_ERR, "%s: cannot size the hugetlbfs segment: %s", tmp,
+				  strerror(errno));
+			xipfs_close(img);
+			goto out_unlink;
+		}
+		memcpy(m, xipfs_image_base(img), xipfs_image_size(img));
+		munmap(m, size);
+		xipfs_close(img);
+	} else {
+		err = copy_image(path, fd, &size);
+		if (err) {
+			if (err != -EUCLEAN)
+				xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy to %s: %s", path, tmp,
+					  strerror(-err));
+			goto out_unlink;
+		}
+		if (ftruncate(fd, (off_t)pow2(size)) < 0 || fsync(fd) < 0) {
+			err = -errno;
+			xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
+			goto out_unlink;
+		}
+	}
+	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
+		err = -errno;
+		goto out_unlink;
+	}
+	err = unlock_path(dst);
+	if (err) {
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot replace: %s", dst, strerror(-err));
+		goto out_unlink;
+	}
+	if (hugetlb_dir) {
+		char link[PATH_MAX];
+
+		snprintf(hpath, sizeof(hpath), "%s/xipfs.%s", hugetlb_dir, name);
+		snprintf(link, sizeof(link), "%s/.xipfs.%s.link", XIPFS_SEGMENT_DIR, name);
+		if (rename(tmp, hpath) < 0 || (unlink(link), symlink(hpath, link)) < 0 ||
+		    rename(link, dst) < 0) {
+			err = -errno;
+			xipfs_log(XIPFS_LOG_ERR, "%s: cannot put the segment in place: %s", dst,
+				  strerror(errno));
+			goto out_unlink;
+		}
+	} else if (rename(tmp, dst) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot put the segment in place: %s", dst,
+			  strerror(errno));
+		goto out_unlink;
+	}
+	err = set_immutable(fd, true);
+	if (err && err != -ENOTTY && err != -EOPNOTSUPP)
+		xipfs_log(XIPFS_LOG_WARN, "%s: cannot set the immutable flag: %s", dst,
+			  strerror(-err));
+	close(fd);
+	return 0;
+out_unlink:
+	unlink(tmp);
+	close(fd);
+	return err;
+}
+
+int xipfs_segment_unload(const char *name)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t l;
+	int err;
+
+	if (xipfs_segment_name_ok(name))
+		return -EINVAL;
+	xipfs_segment_path(name, path, sizeof(path));
+	l = readlink(path, target, sizeof(target) - 1);
+	if (l > 0) {
+		target[l] = '\0';
+		unlink(target);
+	}
+	err = unlock_path(path);
+	if (err)
+		return err;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+const void *xipfs_segment_base(const struct xipfs_segment *seg) { return seg->base; }
+size_t xipfs_segment_size(const struct xipfs_segment *seg) { return seg->size; }
+int xipfs_segment_fd(const struct xipfs_segment *seg) { return seg->fd; }
+
+void xipfs_segment_close(struct xipfs_segment *seg)
+{
+	if (!seg)
+		return;
+	munmap(seg->base, seg->size);
+	close(seg->fd);
+	free(seg);
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The page store.  Every non-zero page is hashed with XXH3-128 and looked
+ * up in an open-addressing table; a hash match is confirmed by comparing
+ * the bytes with the stored page, so a collision can never merge different
+ * pages.  New pages are appended to the image in first-seen order; the
+ * table holds 24 bytes per unique page, so memory follows unique pages,
+ * not input bytes.  A file's pages become extents; identical extent lists
+ * (identical files) are stored once.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "xipfs/xipfs.h"
+#include "mkxipfs.h"
+
+#define WBUF_BYTES (4u << 20)
+
+static void *xgrow(void *p, size_t *cap, size_t need, size_t esize)
+{
+	size_t n = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return p;
+	while (n < need)
+		n *= 2;
+	p = realloc(p, n * esize);
+	if (!p) {
+		fprintf(stderr, "%s: out of memory\n", progname);
+		exit(1);
+	}
+	*cap = n;
+	return p;
+}
+
+int store_init(struct store *st, int fd, const char *path, unsigned shift,
+	       bool dedupe)
+{
+	memset(st, 0, sizeof(*st));
+	st->fd = fd;
+	st->path = path;
+	st->shift = shift;
+	st->psize = 1u << shift;
+	st->dedupe = dedupe;
+	st->next_page = 1;
+	st->wstart = 1;
+	st->nslots = 1 << 16;
+	st->slots = calloc(st->nslots, sizeof(*st->slots));
+	st->wcap = WBUF_BYTES > st->psize ? WBUF_BYTES : st->psize;
+	st->wbuf = malloc(st->wcap);
+	st->cmpbuf = malloc(st->psize);
+	if (!st->slots || !st->wbuf || !st->cmpbuf)
+		return -ENOMEM;
+	return 0;
+}
+
+void store_free(struct store *st)
+{
+	free(st->slots);
+	free(st->sums);
+	free(st->wbuf);
+	free(st->cmpbuf);
+	free(st->cur);
+	free(st->ext);
+	free(st->runs);
+}
+
+int store_flush(struct store *st)
+{
+	size_t done = 0;
+
+	while (done < st->wlen) {
+		ssize_t n = pwrite(st->fd, st->wbuf + done, st->wlen - done,
+				   (off_t)(st->wstart << st->shift) + done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += n;
+	}
+	st->wstart += st->wlen >> st->shift;
+	st->wlen = 0;
+	return 0;
+}
+
+/* The stored bytes of @page, from the write buffer or read back. */
+static const uint8_t *stored_page(struct store *st, uint32_t page)
+{
+	ssize_t n;
+
+	if (page >= st->wstart)
+		return st->wbuf + ((uint64_t)(page - st->wstart) << st->shift);
+	n = pread(st->fd, st->cmpbuf, st->psize, (off_t)page << st->shift);
+	return n == (ssize_t)st->psize ? st->cmpbuf : NULL;
+}
+
+static int grow_table(struct store *st)
+{
+	size_t n = st->nslots * 2;
+	struct slot *s = calloc(n, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->nslots; i++) {
+		size_t j;
+
+		if (!st->slots[i].page)
+			continue;
+		for (j = st->slots[i].h0 & (n - 1); s[j].page; j = (j + 1) & (n - 1))
+			;
+		s[j] = st->slots[i];
+	}
+	free(st->slots);
+	st->slots = s;
+	st->nslots = n;
+	return 0;
+}
+
+static int append_page(struct store *st, const uint8_t *page, uint32_t *out)
+{
+	int err;
+
+	if (st->next_page == UINT32_MAX)
+		return -EFBIG;
+	if (st->wlen + st->psize > st->wcap) {
+		err = store_flush(st);
+		if (err)
+			return err;
+	}
+	memcpy(st->wbuf + st->wlen, page, st->psize);
+	st->wlen += st->psize;
+	st->sums = xgrow(st->sums, &st->capsums, st->next_page, sizeof(*st->sums));
+	st->sums[st->next_page - 1] = xipfs_crc32c(0, page, st->psize);
+	*out = st->next_page++;
+	return 0;
+}
+
+static bool is_zero(const uint8_t *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < len / 8; i += 4)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+			return false;
+	return true;
+}
+
+/* Store @page (psize bytes) and return its image page number in @out. */
+static int store_page(struct store *st, const uint8_t *page, uint32_t *out)
+{
+	XXH128_hash_t h;
+	size_t j;
+	int err;
+
+	if (!st->dedupe)
+		return append_page(st, page, out);
+	h = XXH3_128bits(page, st->psize);
+	for (j = h.low64 & (st->nslots - 1); st->slots[j].page;
+	     j = (j + 1) & (st->nslots - 1)) {
+		const uint8_t *old;
+
+		if (st->slots[j].h0 != h.low64 || st->slots[j].h1 != h.high64)
+			continue;
+		old = stored_page(st, st->slots[j].page);
+		if (!old)
+			return errno ? -errno : -EIO;
+		if (!memcmp(old, page, st->psize)) {
+			*out = st->slots[j].page;
+			st->dedup_pages++;
+			return 0;
+		}
+		/* A true XXH3-128 collision: keep both pages. */
+	}
+	err = append_page(st, page, out);
+	if (err)
+		return err;
+	st->slots[j].h0 = h.low64;
+	st->slots[j].h1 = h.high64;
+	st->slots[j].page = *out;
+	if (++st->used * 2 > st->nslots)
+		return grow_table(st);
+	return 0;
+}
+
+void file_begin(struct store *st)
+{
+	st->ncur = 0;
+}
+
+int file_page(struct store *st, uint32_t lpage, const uint8_t *page)
+{
+	struct extent *last = st->ncur ? &st->cur[st->ncur - 1] : NULL;
+	uint32_t pg;
+	int err;
+
+	st->file_pages++;
+	if (is_zero(page, st->psize)) {
+		st->hole_pages++;
+		return 0;
+	}
+	err = store_page(st, page, &pg);
+	if (err)
+		return err;
+	if (last && last->lpage + last->count == lpage &&
+	    last->page + last->count == pg) {
+		last->count++;
+		return 0;
+	}
+	{
+		size_t cap = st->capcur;
+
+		st->cur = xgrow(st->cur, &cap, st->ncur + 1, sizeof(*st->cur));
+		st->capcur = (uint32_t)cap;
+	}
+	st->cur[st->ncur++] = (struct extent){ lpage, 1, pg };
+	return 0;
+}
+
+static int grow_runs(struct store *st)
+{
+	size_t n = st->capruns ? st->capruns * 2 : 1024;
+	__typeof__(st->runs) r = calloc(n, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->capruns; i++) {
+		size_t j;
+
+		if (!st->runs[i].count)
+			continue;
+		for (j = st->runs[i].h & (n - 1); r[j].count; j = (j + 1) & (n - 1))
+			;
+		r[j] = st->runs[i];
+	}
+	free(st->runs);
+	st->runs = r;
+	st->capruns = n;
+	return 0;
+}
+
+/* Close the file: share its extent list with an identical earlier one. */
+int file_end(struct store *st, struct node *n)
+{
+	uint64_t h = XXH3_64bits(st->cur, st->ncur * sizeof(*st->cur));
+	size_t j;
+
+	n->ext_count = st->ncur;
+	n->ext_off = 0;
+	n->has_data = true;
+	if (!st->ncur)
+		return 0;
+	if ((st->nruns + 1) * 2 > st->capruns && grow_runs(st))
+		return -ENOMEM;
+	for (j = h & (st->capruns - 1); st->runs[j].count;
+	     j = (j + 1) & (st->capruns - 1)) {
+		if (st->runs[j].h == h && st->runs[j].count == st->ncur &&
+		    !memcmp(st->ext + st->runs[j].off, st->cur,
+			    st->ncur * sizeof(*st->cur))) {
+			n->ext_off = st->runs[j].off;
+			return 0;
+		}
+	}
+	{
+		size_t cap = st->capext;
+
+		st->ext = xgrow(st->ext, &cap, st->next + st->ncur, sizeof(*st->ext));
+		st->capext = cap;
+	}
+	memcpy(st->ext + st->next, st->cur, st->ncur * sizeof(*st->cur));
+	n->ext_off = st->next;
+	st->next += st->ncur;
+	st->runs[j].h = h;
+	st->runs[j].off = n->ext_off;
+	st->runs[j].count = st->ncur;
+	st->nruns++;
+	return 0;
+}
