@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xipfs command line: xipfs [options] SOURCE MOUNTPOINT.  Everything that
+ * can fail is checked before the mount, so a failure is one line and a
+ * non-zero exit with nothing mounted; the daemon detaches only after the
+ * mount succeeded.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "xipfs/xipfs.h"
+#include "xipfs/segment.h"
+#include "daemon.h"
+
+struct conf {
+	char *source;
+	char *xip;
+	int nonopts;
+};
+
+static const struct fuse_opt conf_opts[] = {
+	{ "xip=%s", offsetof(struct conf, xip), 0 },
+	FUSE_OPT_END
+};
+
+static int conf_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct conf *c = data;
+
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (c->nonopts++ == 0) {
+		c->source = strdup(arg);
+		return 0;		/* ours: not for fuse_parse_cmdline */
+	}
+	return c->nonopts == 2 ? 1 : (fprintf(stderr, "xipfs: unexpected argument '%s'\n", arg), -1);
+}
+
+static bool use_syslog;
+
+static void log_line(int level, const char *msg, void *arg)
+{
+	if (use_syslog)
+		syslog(level, "%s", msg);
+	else if (level <= XIPFS_LOG_INFO)
+		fprintf(stderr, "xipfs: %s\n", msg);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: xipfs [options] SOURCE MOUNTPOINT\n"
+"Mount an xipfs image read-only.  SOURCE is an image file (copied into a\n"
+"private sealed memory segment) or seg:NAME, a segment loaded with\n"
+"'xipfsctl load IMAGE NAME'.\n"
+"\n"
+"xipfs options:\n"
+"    -o xip=auto|on|off     map files straight from the segment (needs the\n"
+"                           xipmap helper and FUSE passthrough; default auto)\n"
+"    -o allow_other         let other users access the mount\n"
+"    -o suid, -o dev        honour setuid bits / device files (off by default)\n"
+"\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct conf conf = { 0 };
+	struct fuse_session *se = NULL;
+	struct stat st;
+	char why[256], *mopts = NULL;
+	int err, ret = 1;
+
+	xipfs_set_log(log_line, NULL);
+	if (fuse_opt_parse(&args, &conf, conf_opts, conf_proc) < 0)
+		return 2;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		return 2;
+	if (opts.show_help) {
+		usage(stdout);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("xipfs %s, libfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (!conf.source || !opts.mountpoint) {
+		usage(stderr);
+		ret = 2;
+		goto out;
+	}
+	if (!conf.xip || !strcmp(conf.xip, "auto")) {
+		xs.xip = XIP_AUTO;
+	} else if (!strcmp(conf.xip, "on")) {
+		xs.xip = XIP_ON;
+	} else if (!strcmp(conf.xip, "off")) {
+		xs.xip = XIP_OFF;
+	} else {
+		fprintf(stderr, "xipfs: -o xip=%s: expected auto, on or off\n", conf.xip);
+		ret = 2;
+		goto out;
+	}
+	if (stat(opts.mountpoint, &st) < 0) {
+		fprintf(stderr, "xipfs: mountpoint %s: %s\n", opts.mountpoint, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "xipfs: mountpoint %s: not a directory\n", opts.mountpoint);
+		goto out;
+	}
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		fprintf(stderr, "xipfs: /dev/fuse: %s (is the fuse module loaded?)\n",
+			strerror(errno));
+		goto out;
+	}
+
+	err = strncmp(conf.source, "seg:", 4) ? xipfs_segment_memfd(conf.source, &xs.seg)
+					      : xipfs_segment_open(conf.source + 4, &xs.seg);
+	if (err) {
+		if (err != -EUCLEAN && strncmp(conf.source, "seg:", 4))
+			fprintf(stderr, "xipfs: %s: %s\n", conf.source, strerror(-err));
+		goto out;
+	}
+	/* The segment is checked exactly like an image file. */
+	if (xipfs_open_mem(xipfs_segment_base(xs.seg), xipfs_segment_size(xs.seg),
+			   conf.source, 0, &xs.img))
+		goto out;
+	if (xs.xip != XIP_OFF && xip_check(&xs, why, sizeof(why))) {
+		if (xs.xip == XIP_ON) {
+			fprintf(stderr, "xipfs: -o xip=on: XIP is not available: %s\n", why);
+			goto out;
+		}
+		xs.xip = XIP_OFF;
+		if (opts.foreground || opts.debug)
+			fprintf(stderr, "xipfs: serving reads through FUSE: %s\n", why);
+	}
+
+	/* fsname=SOURCE, with ',' and '\\' escaped as fuse_opt expects. */
+	mopts = malloc(strlen(conf.source) * 2 + 64);
+	if (!mopts) {
+		fprintf(stderr, "xipfs: out of memory\n");
+		goto out;
+	}
+	{
+		char *p = mopts + sprintf(mopts, "ro,default_permissions,subtype=xipfs,fsname=");
+
+		for (const char *q = conf.source; *q; q++) {
+			if (*q == ',' || *q == '\\')
+				*p++ = '\\';
+			*p++ = *q;
+		}
+		*p = '\0';
+	}
+	if (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mopts)) {
+		fprintf(stderr, "xipfs: out of memory\n");
+		goto out;
+	}
+	se = fuse_session_new(&args, &xipfs_ops, sizeof(xipfs_ops), &xs);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se))
+		goto out_session;
+	if (fuse_session_mount(se, opts.mountpoint)) {
+		fprintf(stderr, "xipfs: cannot mount on %s\n", opts.mountpoint);
+		goto out_signals;
+	}
+	if (!opts.foreground) {
+		openlog("xipfs", LOG_PID, LOG_DAEMON);
+		use_syslog = true;
+	}
+	fuse_daemonize(opts.foreground);
+	if (opts.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_clone_fd(cfg, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
+		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+		ret = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	ret = ret ? 1 : 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out:
+	xipfs_close(xs.img);
+	xipfs_segment_close(xs.seg);
+	free(opts.mountpoint);
+	free(conf.source);
+	free(conf.xip);
+	free(mopts);
+	fuse_opt_free_args(&args);
+	return ret;
+}
