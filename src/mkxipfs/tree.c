@@ -497,13 +497,61 @@ struct node *tree_from_dir(const char *src, const struct opts *o, struct store *
 
 /* ---- tar input ---------------------------------------------------------- */
 
+/*
+ * A read(2) over an archive entry's data blocks: gaps between blocks (sparse
+ * entries) and the tail after the last block read as zeros, up to the size
+ * the caller asks for.
+ */
+struct ar_reader {
+	struct archive *a;
+	const char *where;		/* for messages */
+	const uint8_t *blk;
+	size_t blen;
+	int64_t boff, pos;
+	bool eof;
+};
+
 static ssize_t ar_read(void *ctx, void *buf, size_t len)
 {
-	la_ssize_t r = archive_read_data(ctx, buf, len);
+	struct ar_reader *r = ctx;
 
-	if (r < 0)
-		errno = EIO;
-	return r;
+	while (!r->eof && r->pos >= r->boff + (int64_t)r->blen) {
+		const void *b;
+		size_t n;
+		la_int64_t o;
+		int rc = archive_read_data_block(r->a, &b, &n, &o);
+
+		if (rc == ARCHIVE_EOF) {
+			r->eof = true;
+			break;
+		}
+		if (rc < ARCHIVE_WARN || o < r->pos) {
+			die_path(r->where, "truncated or corrupt archive: %s",
+				 rc < ARCHIVE_WARN ? archive_error_string(r->a)
+						   : "data blocks out of order");
+			errno = EIO;
+			return -1;
+		}
+		r->blk = b;
+		r->blen = n;
+		r->boff = o;
+	}
+	if (r->eof || r->pos < r->boff) {
+		int64_t gap = r->eof ? (int64_t)len : r->boff - r->pos;
+		size_t n = (int64_t)len < gap ? len : (size_t)gap;
+
+		memset(buf, 0, n);
+		r->pos += n;
+		return (ssize_t)n;
+	}
+	{
+		size_t in = (size_t)(r->pos - r->boff);
+		size_t n = r->blen - in < len ? r->blen - in : len;
+
+		memcpy(buf, r->blk + in, n);
+		r->pos += n;
+		return (ssize_t)n;
+	}
 }
 
 /* Find or create the node for @path (components split on '/'). */
@@ -596,7 +644,8 @@ struct node *tree_from_tar(const char *src, const struct opts *o, struct store *
 	root = node_new(NULL, "", 0);
 	root->mode = S_IFDIR | 0755;
 	root->mtime = o->have_timestamp ? o->timestamp : 0;
-	while (!err && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+	/* ARCHIVE_WARN: e.g. a name not in the locale's charset; the raw bytes are kept. */
+	while (!err && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
 		const char *path = archive_entry_pathname(e);
 		const char *hl = archive_entry_hardlink(e);
 		struct node *n;
@@ -682,8 +731,10 @@ struct node *tree_from_tar(const char *src, const struct opts *o, struct store *
 			n->target = xstrndup(t, tl);
 			n->size = tl;
 		} else if (S_ISREG(n->mode)) {
+			struct ar_reader rd = { .a = a, .where = where };
+
 			n->size = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
-			err = add_data(st, n, ar_read, a, where);
+			err = add_data(st, n, ar_read, &rd, where);
 			progress_tick(o, st, false);
 		} else if (!S_ISDIR(n->mode) && !S_ISCHR(n->mode) && !S_ISBLK(n->mode) &&
 			   !S_ISFIFO(n->mode) && !S_ISSOCK(n->mode)) {

@@ -77,7 +77,14 @@ int cmd_info(int argc, char **argv)
 	}
 	uuid_str(sb->s_uuid, uuid);
 	bt = (time_t)xipfs_le64(sb->s_build_time);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&bt));
+	{
+		struct tm tm;
+
+		if (gmtime_r(&bt, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		else
+			snprintf(when, sizeof(when), "out of range");
+	}
 	fpages = xipfs_le64(sb->s_stat_file_pages);
 	holes = xipfs_le64(sb->s_stat_hole_pages);
 	dedup = xipfs_le64(sb->s_stat_dedup_pages);
