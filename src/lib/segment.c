@@ -135,10 +135,15 @@ static int copy_image(const char *path, int out, size_t *size)
 	*size = xipfs_image_size(img);
 	xipfs_close(img);
 	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
-	err = copy_fd(in, out, *size);
-	close(in);
+	if (in < 0) {
+		err = -errno;
+	} else {
+		err = copy_fd(in, out, *size);
+		close(in);
+	}
+	if (err)
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s", path,
+			  strerror(-err));
 	return err;
 }
 
@@ -151,9 +156,6 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 	if (fd < 0)
 		return -errno;
 	err = copy_image(path, fd, &size);
-	if (err && err != -EUCLEAN)
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy into memory: %s", path,
-			  strerror(-err));
 	if (!err && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
 				    F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		err = -errno;
@@ -255,12 +257,8 @@ int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_d
 		xipfs_close(img);
 	} else {
 		err = copy_image(path, fd, &size);
-		if (err) {
-			if (err != -EUCLEAN)
-				xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy to %s: %s", path, tmp,
-					  strerror(-err));
+		if (err)
 			goto out_unlink;
-		}
 		if (ftruncate(fd, (off_t)pow2(size)) < 0 || fsync(fd) < 0) {
 			err = -errno;
 			xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));

@@ -127,11 +127,8 @@ int main(int argc, char **argv)
 
 	err = strncmp(conf.source, "seg:", 4) ? xipfs_segment_memfd(conf.source, &xs.seg)
 					      : xipfs_segment_open(conf.source + 4, &xs.seg);
-	if (err) {
-		if (err != -EUCLEAN && strncmp(conf.source, "seg:", 4))
-			fprintf(stderr, "xipfs: %s: %s\n", conf.source, strerror(-err));
-		goto out;
-	}
+	if (err)
+		goto out;	/* libxipfs said why */
 	/* The segment is checked exactly like an image file. */
 	if (xipfs_open_mem(xipfs_segment_base(xs.seg), xipfs_segment_size(xs.seg),
 			   conf.source, 0, &xs.img))

@@ -43,6 +43,7 @@ need_cmd() { command -v "$1" >/dev/null || skip "needs $1${2:+ (package $2)}"; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xipfs-$NAME.XXXXXX")
 SEGMENTS=()
+CLEANUP_FILES=()
 cleanup() {
 	local m
 	# Unmount everything below $WORK, deepest first.
@@ -51,6 +52,9 @@ cleanup() {
 	done
 	for m in "${SEGMENTS[@]}"; do
 		"$XIPFSCTL" unload --force "$m" 2>/dev/null || true
+	done
+	for m in "${CLEANUP_FILES[@]}"; do
+		rm -f "$m"
 	done
 	rm -rf "$WORK"
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Failures: before mounting they are one line and a non-zero exit with
+# nothing mounted; a killed daemon gives ENOTCONN and fusermount3 -u cleans up.
+. "$(dirname "$0")/lib.sh"
+need_fuse
+mkdir -p "$WORK/src/d" "$WORK/m"
+printf 'x\n' >"$WORK/src/d/f"
+gen_image "$WORK/src" "$WORK/img"
+
+# expect_mount_fail PATTERN -- xipfs args
+expect_mount_fail() {
+	local pat=$1 rc=0
+	shift 2
+	"$XIPFS" "$@" 2>"$WORK/err" || rc=$?
+	[ $rc -ne 0 ] || fail "xipfs $* succeeded"
+	[ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "xipfs $*: not one line: $(cat "$WORK/err")"
+	grep -q -- "$pat" "$WORK/err" || fail "xipfs $*: '$pat' not in: $(cat "$WORK/err")"
+	! mountpoint -q "$WORK/m" || fail "xipfs $* left a mount"
+	note "$(cat "$WORK/err")"
+}
+expect_mount_fail "No such file" -- "$WORK/missing.img" "$WORK/m"
+expect_mount_fail "segment nosuch" -- seg:nosuch$$ "$WORK/m"
+expect_mount_fail "not a directory" -- "$WORK/img" "$WORK/src/d/f"
+expect_mount_fail "mount point" -- "$WORK/img" "$WORK/nodir"
+cp "$WORK/img" "$WORK/bad.img"
+printf '\x01' | dd of="$WORK/bad.img" bs=1 seek=$(( $(info_field "$WORK/img" metadata_offset) + 1 )) conv=notrunc status=none
+expect_mount_fail "corrupt" -- "$WORK/bad.img" "$WORK/m"
+head -c 1000 "$WORK/img" >"$WORK/short.img"
+expect_mount_fail "corrupt" -- "$WORK/short.img" "$WORK/m"
+expect_mount_fail "xip" -- "$WORK/img" "$WORK/m" -o xip=bogus
+"$XIPFS" --help | grep -q "seg:NAME" || fail "--help"
+
+# Kill the daemon: users get ENOTCONN, fusermount3 -u cleans up.
+mount_xipfs "$WORK/img" "$WORK/m"
+cat "$WORK/m/d/f" >/dev/null
+pid=$(pgrep -n -f "$WORK/img $WORK/m")
+kill -9 "$pid"
+sleep 0.2
+out=$(stat "$WORK/m/d" 2>&1) && fail "stat after daemon death succeeded"
+echo "$out" | grep -q "Transport endpoint is not connected" || fail "expected ENOTCONN: $out"
+fusermount3 -u "$WORK/m" || fail "fusermount3 -u failed"
+! mountpoint -q "$WORK/m" || fail "still mounted"
+
+# mount -t fuse.xipfs and an fstab line, through mount.fuse3, which finds
+# "xipfs" on mount(8)'s sanitized PATH: put it in /usr/local/sbin for the
+# test unless an xipfs is installed.
+if ! command -v xipfs >/dev/null; then
+	ln -s "$XIPFS" /usr/local/sbin/xipfs
+	CLEANUP_FILES+=(/usr/local/sbin/xipfs)
+fi
+mount -t fuse.xipfs "$WORK/img" "$WORK/m" -o allow_other ||
+	fail "mount -t fuse.xipfs failed"
+[ "$(cat "$WORK/m/d/f")" = x ] || fail "mount -t fuse.xipfs serves wrong data"
+grep " $WORK/m fuse.xipfs " /proc/self/mounts | grep -q allow_other || fail "allow_other lost"
+umount "$WORK/m"
+printf '%s %s fuse.xipfs defaults,nofail 0 0\n' "$WORK/img" "$WORK/m" >"$WORK/fstab"
+mount -T "$WORK/fstab" "$WORK/m" || fail "mount from an fstab line failed"
+[ "$(cat "$WORK/m/d/f")" = x ] || fail "fstab mount serves wrong data"
+umount "$WORK/m"
