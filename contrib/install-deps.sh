@@ -7,7 +7,7 @@ build="build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 liburing-dev check libxxhash-dev libarchive-dev
 	libattr1-dev attr zstd xz-utils gzip"
 tests="erofs-utils squashfs-tools squashfuse util-linux debootstrap
-	python3 tar"
+	python3 tar bc"
 pkgs="$build"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $tests"
 if [ "$(id -u)" -ne 0 ]; then

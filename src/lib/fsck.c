@@ -108,8 +108,8 @@ int xipfs_fsck(const struct xipfs_image *img, unsigned flags,
 				st->errors++;
 				continue;
 			}
-			if (i && xipfs_name_cmp(prev.name, prev.namelen,
-						e.name, e.namelen) >= 0) {
+			if (prev.name && xipfs_name_cmp(prev.name, prev.namelen,
+							e.name, e.namelen) >= 0) {
 				xipfs_corrupt(img, "dirent", off,
 					      "directory %u: entries not sorted or duplicated",
 					      dir.ino);

@@ -127,6 +127,8 @@ static size_t buf_add(struct buf *b, const void *data, size_t len)
 {
 	size_t at = b->len;
 
+	if (!len)
+		return at;
 	if (b->len + len > b->cap) {
 		b->cap = (b->len + len) * 2 + 4096;
 		b->p = realloc(b->p, b->cap);

@@ -130,7 +130,8 @@ static int add_xattr(struct node *n, const char *name, const void *val, size_t l
 	x->value = malloc(len ? len : 1);
 	if (!x->name || !x->value)
 		return -ENOMEM;
-	memcpy(x->value, val, len);
+	if (len)
+		memcpy(x->value, val, len);
 	x->len = (uint32_t)len;
 	return 0;
 }
@@ -433,7 +434,8 @@ static int walk_dir(struct walk *w, struct node *dir, int dfd)
 		die_path(w->path, "cannot read directory: %s", strerror(errno));
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < n && !err; i++) {
 		size_t l = strlen(names[i]);
 

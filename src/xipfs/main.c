@@ -79,10 +79,11 @@ int main(int argc, char **argv)
 	int err, ret = 1;
 
 	xipfs_set_log(log_line, NULL);
-	if (fuse_opt_parse(&args, &conf, conf_opts, conf_proc) < 0)
-		return 2;
-	if (fuse_parse_cmdline(&args, &opts) != 0)
-		return 2;
+	if (fuse_opt_parse(&args, &conf, conf_opts, conf_proc) < 0 ||
+	    fuse_parse_cmdline(&args, &opts) != 0) {
+		ret = 2;
+		goto out;
+	}
 	if (opts.show_help) {
 		usage(stdout);
 		fuse_cmdline_help();

@@ -82,7 +82,10 @@ static void refix(void)
 {
 	struct xipfs_super *sb = (struct xipfs_super *)img;
 
-	sb->s_crc = xipfs_image_crc(img, sb);
+	/* xipfs_image_crc() reads the metadata area: only when it exists. */
+	if (sb->s_meta_offset <= NPAGES * PS &&
+	    sb->s_meta_size <= NPAGES * PS - sb->s_meta_offset)
+		sb->s_crc = xipfs_image_crc(img, sb);
 }
 
 START_TEST(test_valid)
@@ -153,14 +156,13 @@ START_TEST(test_refused)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct xipfs_image *im = NULL;
 
+		free(img);
 		build();
 		memcpy(img + bad[i].off, &bad[i].val, bad[i].len);
 		refix();
 		ck_assert_msg(xipfs_open_mem(img, NPAGES * PS, "t", 0, &im) == -EUCLEAN,
 			      "mutation %zu accepted", i);
-		free(img);
 	}
-	img = malloc(1);
 }
 END_TEST
 
