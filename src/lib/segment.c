@@ -139,6 +139,8 @@ static int copy_image(const char *path, int out, size_t *size)
 		err = -errno;
 	} else {
 		err = copy_fd(in, out, *size);
+		/* The copy is what gets used: don't keep the file cached too. */
+		posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
 		close(in);
 	}
 	if (err)

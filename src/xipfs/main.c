@@ -6,6 +6,7 @@
  * mount succeeded.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,8 +185,11 @@ int main(int argc, char **argv)
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 
 		fuse_loop_cfg_set_clone_fd(cfg, opts.clone_fd);
-		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
-		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+		/* libfuse reports "unset" as UINT_MAX: keep its defaults then. */
+		if (opts.max_threads != UINT_MAX)
+			fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
 		ret = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
