@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later WITH Linux-syscall-note OR MIT */
+/*
+ * The user API of xipmap.ko, the xipfs kernel helper.
+ *
+ * /dev/xipmap (mode 0600) takes these ioctls; every one of them also needs
+ * CAP_SYS_ADMIN.  The flow is:
+ *
+ *   XIPMAP_IOC_VERSION  check XIPMAP_API_VERSION and learn the page size.
+ *   XIPMAP_IOC_ATTACH   attach a segment: a sealed memfd, a /dev/shm file
+ *                       (denied write access while attached) or, inside a
+ *                       guest, an ivshmem-plain BAR found by the UUID in its
+ *                       xipfs superblock.  Returns a segment fd; closing it
+ *                       drops the caller's reference (files created from
+ *                       it keep the segment alive).
+ *   XIPMAP_IOC_CREATE   create a read-only regular backing file whose
+ *                       page i is segment page pages[i].  Returns an
+ *                       O_RDONLY fd fit for FUSE passthrough, read, splice
+ *                       and mmap (shared and private).
+ *
+ * Page indices count XIPMAP_IOC_VERSION's page_size bytes (the kernel page
+ * size) from the start of the segment.  Index 0 (XIPMAP_HOLE) is a hole and
+ * reads as zeros: page 0 of an xipfs segment is always the superblock, never
+ * file data.  Every other index must be below the segment's page count.
+ *
+ * All structs have fixed layouts (no implicit padding) and the same size on
+ * 32- and 64-bit userspace.  Reserved fields and flags must be zero.
+ */
+#ifndef XIPFS_XIPMAP_H
+#define XIPFS_XIPMAP_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define XIPMAP_API_VERSION	1
+#define XIPMAP_DEVICE		"/dev/xipmap"
+
+#define XIPMAP_HOLE		0ULL	/* page index that reads as zeros */
+#define XIPMAP_MAX_PAGES	(1ULL << 22)	/* pages in one backing file */
+
+struct xipmap_version {
+	__u32 version;		/* out: XIPMAP_API_VERSION */
+	__u32 page_size;	/* out: bytes per page index */
+	__u64 max_pages;	/* out: XIPMAP_MAX_PAGES */
+};
+
+/* xipmap_attach.kind */
+#define XIPMAP_SEG_FD		1	/* fd: sealed memfd or tmpfs file */
+#define XIPMAP_SEG_IVSHMEM	2	/* uuid: ivshmem-plain BAR 2 */
+
+struct xipmap_attach {
+	__u32 kind;		/* in: XIPMAP_SEG_* */
+	__s32 fd;		/* in (XIPMAP_SEG_FD): the segment file */
+	__u8  uuid[16];		/* in (XIPMAP_SEG_IVSHMEM): s_uuid to find */
+	__u32 flags;		/* in: 0 */
+	__s32 seg_fd;		/* out: the segment handle (O_CLOEXEC) */
+	__u64 size;		/* out: segment bytes (page_size multiple) */
+};
+
+struct xipmap_create {
+	__s32 seg_fd;		/* in: from XIPMAP_IOC_ATTACH */
+	__u32 flags;		/* in: 0 */
+	__u64 size;		/* in: file size in bytes, > 0 */
+	__u64 count;		/* in: entries in pages, ceil(size / page_size) */
+	__u64 pages;		/* in: user pointer to __u64[count] */
+	__s32 fd;		/* out: the backing file (O_RDONLY|O_CLOEXEC) */
+	__u32 reserved;		/* 0 */
+};
+
+#define XIPMAP_IOC_MAGIC	0xB8
+#define XIPMAP_IOC_VERSION	_IOR(XIPMAP_IOC_MAGIC, 0, struct xipmap_version)
+#define XIPMAP_IOC_ATTACH	_IOWR(XIPMAP_IOC_MAGIC, 1, struct xipmap_attach)
+#define XIPMAP_IOC_CREATE	_IOWR(XIPMAP_IOC_MAGIC, 2, struct xipmap_create)
+
+#endif /* XIPFS_XIPMAP_H */

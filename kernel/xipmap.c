@@ -1,0 +1,879 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xipmap: execute-in-place backing files for xipfs.
+ *
+ * A segment is a read-only page array: a sealed memfd or a tmpfs file on the
+ * host, or the BAR 2 of a QEMU ivshmem-plain device inside a guest.  For a
+ * list of segment page indices this module makes a read-only regular file on
+ * a private pseudo file system whose page i is segment page pages[i].  The
+ * xipfs daemon hands that file to FUSE passthrough, so reads and page faults
+ * on the FUSE file land here and map the segment's own frames: one physical
+ * copy serves every process (and every guest sharing the BAR).
+ *
+ * Frames with a struct page (shmem) are returned from ->fault in vmf->page:
+ * ordinary refcounted PTEs, so COW, GUP and ptrace behave as for any file.
+ * BAR frames have no struct page and are inserted as special PTEs
+ * (VM_MIXEDMAP); private write faults copy them into the COW page here, and
+ * ->access serves ptrace reads.  Known limit: GUP (process_vm_readv,
+ * O_DIRECT from such a buffer) fails on special PTEs, and a debugger write
+ * to an already mapped BAR page of a private mapping copies from the
+ * debugger's own address space (the core COW path for special PTEs copies
+ * through the current mm).
+ *
+ * The list's invariants are checked once at creation (every index below the
+ * segment's page count) and again at every fault and read, so no caller
+ * input can reach a frame outside its segment.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/io.h>
+#include <linux/kref.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/pci.h>
+#include <linux/pfn_t.h>
+#include <linux/pseudo_fs.h>
+#include <linux/rwsem.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/unaligned.h>
+#include <linux/version.h>
+
+#include "../include/xipfs/xipmap.h"
+
+#define XIPMAP_FS_MAGIC		0x78697066	/* "xipf" */
+
+/* The xipfs superblock fields a guest identifies a segment by. */
+#define XIPFS_HDR_MAGIC		"XIPFSIMG"
+#define XIPFS_HDR_MAGIC_LEN	8
+#define XIPFS_HDR_UUID_OFF	32
+#define XIPFS_HDR_SIZE_OFF	56
+
+#define XIPMAP_SEALS	(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+
+enum xipmap_kind {
+	XIPMAP_KIND_SHMEM,	/* memfd or tmpfs file: pages have struct page */
+	XIPMAP_KIND_BAR,	/* ivshmem BAR: no struct page */
+};
+
+struct xipmap_seg {
+	struct kref ref;
+	enum xipmap_kind kind;
+	u64 npages;
+	/* XIPMAP_KIND_SHMEM */
+	struct file *file;
+	bool denied_write;	/* we hold deny_write_access() on file */
+	/* XIPMAP_KIND_BAR */
+	struct rw_semaphore lock;	/* held for read while using virt */
+	bool gone;			/* device removed: virt is invalid */
+	void *virt;
+	phys_addr_t phys;
+	u8 uuid[16];
+	struct list_head node;		/* in xipmap_bars */
+	struct list_head inodes;	/* struct xipmap_inode, for unmapping */
+	struct mutex inodes_lock;
+};
+
+/* Per backing file state, in inode->i_private. */
+struct xipmap_inode {
+	struct xipmap_seg *seg;
+	struct inode *inode;
+	struct list_head node;		/* in seg->inodes (BAR only) */
+	u64 count;
+	u64 pages[] __counted_by(count);
+};
+
+static struct vfsmount *xipmap_mnt;
+static struct page *xipmap_zero_page;
+static LIST_HEAD(xipmap_bars);
+static DEFINE_MUTEX(xipmap_bars_lock);
+
+static void xipmap_seg_release(struct kref *ref)
+{
+	struct xipmap_seg *seg = container_of(ref, struct xipmap_seg, ref);
+
+	if (seg->kind == XIPMAP_KIND_SHMEM) {
+		if (seg->denied_write)
+			allow_write_access(seg->file);
+		fput(seg->file);
+	}
+	/* A BAR's mapping belongs to its PCI device (devm). */
+	kfree(seg);
+}
+
+static void xipmap_seg_put(struct xipmap_seg *seg)
+{
+	kref_put(&seg->ref, xipmap_seg_release);
+}
+
+/* ---- the segment handle ---- */
+
+static int xipmap_seg_fop_release(struct inode *inode, struct file *file)
+{
+	xipmap_seg_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations xipmap_seg_fops = {
+	.owner = THIS_MODULE,
+	.release = xipmap_seg_fop_release,
+};
+
+/* ---- the backing files ---- */
+
+static struct xipmap_inode *xipmap_xi(struct inode *inode)
+{
+	return inode->i_private;
+}
+
+/*
+ * The segment page behind file page @pgoff: 0 for a hole, -1 past EOF or
+ * for an index outside the segment (never true after creation's checks,
+ * but cheap to recheck before it becomes a frame number).
+ */
+static s64 xipmap_lookup(struct xipmap_inode *xi, pgoff_t pgoff)
+{
+	u64 idx;
+
+	if (pgoff >= xi->count)
+		return -1;
+	idx = xi->pages[pgoff];
+	if (idx == XIPMAP_HOLE)
+		return 0;
+	if (idx >= xi->seg->npages) {
+		pr_warn_ratelimited("page %llu outside the segment (%llu pages)\n",
+				    idx, xi->seg->npages);
+		return -1;
+	}
+	return idx;
+}
+
+static struct page *xipmap_shmem_page(struct xipmap_seg *seg, u64 idx)
+{
+	struct address_space *mapping = seg->file->f_mapping;
+	struct folio *folio;
+
+	folio = shmem_read_folio_gfp(mapping, idx, mapping_gfp_mask(mapping));
+	if (IS_ERR(folio))
+		return ERR_CAST(folio);
+	return folio_file_page(folio, idx);
+}
+
+static ssize_t xipmap_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct xipmap_inode *xi = xipmap_xi(file_inode(iocb->ki_filp));
+	struct xipmap_seg *seg = xi->seg;
+	loff_t isize = i_size_read(file_inode(iocb->ki_filp));
+	ssize_t done = 0;
+	int err = 0;
+
+	while (iov_iter_count(to) && iocb->ki_pos < isize) {
+		pgoff_t pgoff = iocb->ki_pos >> PAGE_SHIFT;
+		size_t off = offset_in_page(iocb->ki_pos);
+		size_t n = min_t(u64, PAGE_SIZE - off, isize - iocb->ki_pos);
+		size_t copied;
+		s64 idx;
+
+		n = min(n, iov_iter_count(to));
+		idx = xipmap_lookup(xi, pgoff);
+		if (idx < 0) {
+			err = -EIO;
+			break;
+		}
+		if (idx == 0) {
+			copied = iov_iter_zero(n, to);
+		} else if (seg->kind == XIPMAP_KIND_SHMEM) {
+			struct page *page = xipmap_shmem_page(seg, idx);
+
+			if (IS_ERR(page)) {
+				err = PTR_ERR(page);
+				break;
+			}
+			copied = copy_page_to_iter(page, off, n, to);
+			put_page(page);
+		} else {
+			down_read(&seg->lock);
+			if (seg->gone) {
+				up_read(&seg->lock);
+				err = -EIO;
+				break;
+			}
+			copied = copy_to_iter(seg->virt + (idx << PAGE_SHIFT) + off,
+					      n, to);
+			up_read(&seg->lock);
+		}
+		iocb->ki_pos += copied;
+		done += copied;
+		if (copied < n) {
+			err = -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+	}
+	return done ? done : err;
+}
+
+static vm_fault_t xipmap_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct xipmap_inode *xi = xipmap_xi(file_inode(vma->vm_file));
+	struct xipmap_seg *seg = xi->seg;
+	loff_t isize = i_size_read(file_inode(vma->vm_file));
+	struct page *page;
+	vm_fault_t ret;
+	s64 idx;
+
+	if (vmf->pgoff >= DIV_ROUND_UP(isize, PAGE_SIZE))
+		return VM_FAULT_SIGBUS;
+	idx = xipmap_lookup(xi, vmf->pgoff);
+	if (idx < 0)
+		return VM_FAULT_SIGBUS;
+
+	if (idx == 0) {
+		/* Our own zero page: core code may take references on it. */
+		get_page(xipmap_zero_page);
+		vmf->page = xipmap_zero_page;
+		return 0;
+	}
+
+	if (seg->kind == XIPMAP_KIND_SHMEM) {
+		page = xipmap_shmem_page(seg, idx);
+		if (IS_ERR(page))
+			return vmf_error(PTR_ERR(page));
+		/*
+		 * finish_fault() would map a PMD-sized folio whole, which is
+		 * only right when the file's pages are the folio's pages in
+		 * order.  Segments on tmpfs with huge=never never get here.
+		 */
+		if (folio_test_pmd_mappable(page_folio(page))) {
+			pr_warn_ratelimited("segment page %lld is in a huge folio: mount tmpfs with huge=never\n",
+					    idx);
+			put_page(page);
+			return VM_FAULT_SIGBUS;
+		}
+		vmf->page = page;
+		return 0;
+	}
+
+	down_read(&seg->lock);
+	if (seg->gone) {
+		ret = VM_FAULT_SIGBUS;
+	} else if (vmf->cow_page) {
+		/* Private write fault: the copy is the whole answer. */
+		memcpy_to_page(vmf->cow_page, 0,
+			       seg->virt + (idx << PAGE_SHIFT), PAGE_SIZE);
+		ret = VM_FAULT_DONE_COW;
+	} else {
+		unsigned long pfn = PHYS_PFN(seg->phys) + idx;
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+		ret = vmf_insert_mixed(vma, vmf->address, pfn);
+#else
+		ret = vmf_insert_mixed(vma, vmf->address,
+				       pfn_to_pfn_t(pfn));
+#endif
+	}
+	up_read(&seg->lock);
+	return ret;
+}
+
+/* ptrace and /proc/PID/mem on BAR pages (special PTEs defeat GUP). */
+static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
+			 void *buf, int len, int write)
+{
+	struct xipmap_inode *xi = xipmap_xi(file_inode(vma->vm_file));
+	struct xipmap_seg *seg = xi->seg;
+	unsigned long off = addr - vma->vm_start;
+	pgoff_t pgoff = vma->vm_pgoff + (off >> PAGE_SHIFT);
+	size_t poff = offset_in_page(addr);
+	s64 idx;
+
+	if (write)
+		return -EPERM;
+	len = min_t(size_t, len, PAGE_SIZE - poff);
+	idx = xipmap_lookup(xi, pgoff);
+	if (idx < 0)
+		return -EIO;
+	if (idx == 0) {
+		memset(buf, 0, len);
+		return len;
+	}
+	if (seg->kind == XIPMAP_KIND_SHMEM) {
+		struct page *page = xipmap_shmem_page(seg, idx);
+
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		memcpy_from_page(buf, page, poff, len);
+		put_page(page);
+		return len;
+	}
+	down_read(&seg->lock);
+	if (seg->gone)
+		len = -EIO;
+	else
+		memcpy(buf, seg->virt + (idx << PAGE_SHIFT) + poff, len);
+	up_read(&seg->lock);
+	return len;
+}
+
+static const struct vm_operations_struct xipmap_vm_ops = {
+	.fault = xipmap_fault,
+	.access = xipmap_access,
+};
+
+static int xipmap_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct xipmap_inode *xi = xipmap_xi(file_inode(file));
+
+	if ((vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) &&
+	    (vma->vm_flags & VM_WRITE)) {
+		pr_info_ratelimited("refused a writable shared mapping (pid %d)\n",
+				    task_pid_nr(current));
+		return -EACCES;
+	}
+	/* Shared mappings can never become writable through mprotect(). */
+	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE))
+		vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_set(vma, VM_DONTEXPAND);
+	if (xi->seg->kind == XIPMAP_KIND_BAR)
+		vm_flags_set(vma, VM_MIXEDMAP);
+	vma->vm_ops = &xipmap_vm_ops;
+	return 0;
+}
+
+/*
+ * FUSE passthrough re-opens this inode by path for every open of the FUSE
+ * file (backing_file_open()), with the opener's flags.
+ */
+static int xipmap_open(struct inode *inode, struct file *file)
+{
+	if (file->f_mode & FMODE_WRITE)
+		return -EACCES;
+	if (!xipmap_xi(inode))
+		return -ENXIO;
+	file->f_mode |= FMODE_CAN_ODIRECT;
+	return 0;
+}
+
+static const struct file_operations xipmap_file_fops = {
+	.owner = THIS_MODULE,
+	.open = xipmap_open,
+	.read_iter = xipmap_read_iter,
+	.splice_read = copy_splice_read,
+	.mmap = xipmap_mmap,
+	.llseek = generic_file_llseek,
+};
+
+static void xipmap_evict_inode(struct inode *inode)
+{
+	struct xipmap_inode *xi = xipmap_xi(inode);
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	if (!xi)
+		return;
+	if (xi->seg->kind == XIPMAP_KIND_BAR) {
+		mutex_lock(&xi->seg->inodes_lock);
+		list_del(&xi->node);
+		mutex_unlock(&xi->seg->inodes_lock);
+	}
+	xipmap_seg_put(xi->seg);
+	kvfree(xi);
+}
+
+static const struct super_operations xipmap_sops = {
+	.statfs = simple_statfs,
+	.evict_inode = xipmap_evict_inode,
+};
+
+static int xipmap_init_fs_context(struct fs_context *fc)
+{
+	struct pseudo_fs_context *ctx = init_pseudo(fc, XIPMAP_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ops = &xipmap_sops;
+	return 0;
+}
+
+static struct file_system_type xipmap_fs_type = {
+	.name = "xipmap",
+	.init_fs_context = xipmap_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+/* ---- ioctls ---- */
+
+static struct xipmap_seg *xipmap_seg_alloc(enum xipmap_kind kind)
+{
+	struct xipmap_seg *seg = kzalloc(sizeof(*seg), GFP_KERNEL);
+
+	if (!seg)
+		return NULL;
+	kref_init(&seg->ref);
+	seg->kind = kind;
+	init_rwsem(&seg->lock);
+	INIT_LIST_HEAD(&seg->node);
+	INIT_LIST_HEAD(&seg->inodes);
+	mutex_init(&seg->inodes_lock);
+	return seg;
+}
+
+/* A sealed memfd, or a tmpfs file nobody can write while it is attached. */
+static struct xipmap_seg *xipmap_attach_file(int fd)
+{
+	struct xipmap_seg *seg;
+	struct file *file;
+	struct inode *inode;
+	unsigned int seals;
+	int err;
+
+	file = fget(fd);
+	if (!file) {
+		pr_info_ratelimited("attach: fd %d is not open\n", fd);
+		return ERR_PTR(-EBADF);
+	}
+	inode = file_inode(file);
+	err = -EINVAL;
+	if (!S_ISREG(inode->i_mode) || !shmem_file(file)) {
+		pr_info_ratelimited("attach: fd %d is not a memfd or tmpfs file\n",
+				    fd);
+		goto out_fput;
+	}
+	seg = xipmap_seg_alloc(XIPMAP_KIND_SHMEM);
+	err = -ENOMEM;
+	if (!seg)
+		goto out_fput;
+	seg->file = file;
+
+	/*
+	 * A memfd sealed against writes, shrinking and growth is immutable.
+	 * Anything else must be an unsealable tmpfs file (/dev/shm, or a
+	 * memfd made without MFD_ALLOW_SEALING: seals == F_SEAL_SEAL): it is
+	 * refused while anyone can write it, and write opens are denied
+	 * while it is attached (a writable shared mapping holds a writable
+	 * open file, so it counts too).
+	 */
+	seals = READ_ONCE(SHMEM_I(inode)->seals);
+	if ((seals & XIPMAP_SEALS) == XIPMAP_SEALS)
+		goto sealed;
+	if (seals != F_SEAL_SEAL) {
+		pr_info_ratelimited("attach: memfd lacks seals %#x (has %#x): seal it with F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW\n",
+				    XIPMAP_SEALS & ~seals, seals);
+		err = -EPERM;
+		goto out_free;
+	}
+	if ((file->f_mode & FMODE_WRITE) || deny_write_access(file)) {
+		pr_info_ratelimited("attach: fd %d is open for writing somewhere: pass a read-only fd and close writers\n",
+				    fd);
+		err = -ETXTBSY;
+		goto out_free;
+	}
+	seg->denied_write = true;
+	if (mapping_writably_mapped(file->f_mapping)) {
+		pr_info_ratelimited("attach: fd %d is mapped writable\n", fd);
+		err = -ETXTBSY;
+		goto out_put;
+	}
+sealed:
+	seg->npages = i_size_read(inode) >> PAGE_SHIFT;
+	if (!seg->npages) {
+		pr_info_ratelimited("attach: fd %d is smaller than a page\n", fd);
+		err = -EINVAL;
+		goto out_put;
+	}
+	return seg;
+
+out_put:
+	xipmap_seg_put(seg);	/* allows write access, drops file */
+	return ERR_PTR(err);
+out_free:
+	kfree(seg);
+out_fput:
+	fput(file);
+	return ERR_PTR(err);
+}
+
+static struct xipmap_seg *xipmap_attach_bar(const u8 *uuid)
+{
+	struct xipmap_seg *seg, *found = NULL;
+
+	mutex_lock(&xipmap_bars_lock);
+	list_for_each_entry(seg, &xipmap_bars, node) {
+		if (!seg->gone && !memcmp(seg->uuid, uuid, 16)) {
+			kref_get(&seg->ref);
+			found = seg;
+			break;
+		}
+	}
+	mutex_unlock(&xipmap_bars_lock);
+	if (!found) {
+		pr_info_ratelimited("attach: no ivshmem segment with UUID %pUb\n",
+				    uuid);
+		return ERR_PTR(-ENOENT);
+	}
+	return found;
+}
+
+static long xipmap_ioc_attach(void __user *argp)
+{
+	struct xipmap_attach arg;
+	struct xipmap_seg *seg;
+	struct file *file;
+	int fd;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+	if (arg.kind == XIPMAP_SEG_FD)
+		seg = xipmap_attach_file(arg.fd);
+	else if (arg.kind == XIPMAP_SEG_IVSHMEM)
+		seg = xipmap_attach_bar(arg.uuid);
+	else
+		return -EINVAL;
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		goto out_put;
+	file = anon_inode_getfile("[xipmap-segment]", &xipmap_seg_fops, seg,
+				  O_RDONLY);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		fd = PTR_ERR(file);
+		goto out_put;
+	}
+	arg.seg_fd = fd;
+	arg.size = seg->npages << PAGE_SHIFT;
+	if (copy_to_user(argp, &arg, sizeof(arg))) {
+		fput(file);	/* drops seg */
+		put_unused_fd(fd);
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return 0;
+
+out_put:
+	xipmap_seg_put(seg);
+	return fd;
+}
+
+static struct xipmap_inode *xipmap_copy_pages(const struct xipmap_create *arg,
+					      struct xipmap_seg *seg)
+{
+	struct xipmap_inode *xi;
+	size_t bytes;
+	u64 i;
+
+	if (arg->count == 0 || arg->count > XIPMAP_MAX_PAGES) {
+		pr_info_ratelimited("create: page count %llu not in 1..%llu\n",
+				    arg->count, XIPMAP_MAX_PAGES);
+		return ERR_PTR(-EINVAL);
+	}
+	if (arg->size == 0 ||
+	    DIV_ROUND_UP_ULL(arg->size, PAGE_SIZE) != arg->count) {
+		pr_info_ratelimited("create: size %llu does not need %llu pages\n",
+				    arg->size, arg->count);
+		return ERR_PTR(-EINVAL);
+	}
+	bytes = struct_size(xi, pages, arg->count);	/* saturates */
+	xi = kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!xi)
+		return ERR_PTR(-ENOMEM);
+	xi->count = arg->count;
+	if (copy_from_user(xi->pages, u64_to_user_ptr(arg->pages),
+			   arg->count * sizeof(u64))) {
+		kvfree(xi);
+		return ERR_PTR(-EFAULT);
+	}
+	for (i = 0; i < xi->count; i++) {
+		if (xi->pages[i] >= seg->npages) {
+			pr_info_ratelimited("create: entry %llu: page %llu outside the segment (%llu pages)\n",
+					    i, xi->pages[i], seg->npages);
+			kvfree(xi);
+			return ERR_PTR(-ERANGE);
+		}
+	}
+	return xi;
+}
+
+static long xipmap_ioc_create(void __user *argp)
+{
+	struct xipmap_create arg;
+	struct xipmap_inode *xi;
+	struct xipmap_seg *seg;
+	struct inode *inode;
+	struct file *segf, *file;
+	int fd, err;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved)
+		return -EINVAL;
+	segf = fget(arg.seg_fd);
+	if (!segf)
+		return -EBADF;
+	err = -EINVAL;
+	if (segf->f_op != &xipmap_seg_fops) {
+		pr_info_ratelimited("create: fd %d is not a segment handle\n",
+				    arg.seg_fd);
+		goto out_segf;
+	}
+	seg = segf->private_data;
+
+	xi = xipmap_copy_pages(&arg, seg);
+	if (IS_ERR(xi)) {
+		err = PTR_ERR(xi);
+		goto out_segf;
+	}
+
+	inode = alloc_anon_inode(xipmap_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_xi;
+	}
+	/* The dentry's type is fixed when the file is made: mode first. */
+	inode->i_mode = S_IFREG | 0444;
+	inode->i_fop = &xipmap_file_fops;
+	i_size_write(inode, arg.size);
+	kref_get(&seg->ref);
+	xi->seg = seg;
+	xi->inode = inode;
+	INIT_LIST_HEAD(&xi->node);
+	if (seg->kind == XIPMAP_KIND_BAR) {
+		mutex_lock(&seg->inodes_lock);
+		list_add(&xi->node, &seg->inodes);
+		mutex_unlock(&seg->inodes_lock);
+	}
+	inode->i_private = xi;	/* evict_inode now owns xi and the ref */
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		iput(inode);
+		err = fd;
+		goto out_segf;
+	}
+	/* alloc_file_pseudo() takes no module reference; __fput() drops one. */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, xipmap_mnt, "xipmap",
+				 O_RDONLY | O_LARGEFILE, &xipmap_file_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		put_unused_fd(fd);
+		iput(inode);
+		err = PTR_ERR(file);
+		goto out_segf;
+	}
+	file->f_mode |= FMODE_CAN_ODIRECT;
+	arg.fd = fd;
+	if (copy_to_user(argp, &arg, sizeof(arg))) {
+		fput(file);
+		put_unused_fd(fd);
+		err = -EFAULT;
+		goto out_segf;
+	}
+	fd_install(fd, file);
+	fput(segf);
+	return 0;
+
+out_xi:
+	kvfree(xi);
+out_segf:
+	fput(segf);
+	return err;
+}
+
+static long xipmap_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long uarg)
+{
+	void __user *argp = (void __user *)uarg;
+	struct xipmap_version ver;
+
+	if (!capable(CAP_SYS_ADMIN)) {
+		pr_info_ratelimited("refused ioctl %#x: no CAP_SYS_ADMIN (pid %d)\n",
+				    cmd, task_pid_nr(current));
+		return -EPERM;
+	}
+	switch (cmd) {
+	case XIPMAP_IOC_VERSION:
+		ver.version = XIPMAP_API_VERSION;
+		ver.page_size = PAGE_SIZE;
+		ver.max_pages = XIPMAP_MAX_PAGES;
+		return copy_to_user(argp, &ver, sizeof(ver)) ? -EFAULT : 0;
+	case XIPMAP_IOC_ATTACH:
+		return xipmap_ioc_attach(argp);
+	case XIPMAP_IOC_CREATE:
+		return xipmap_ioc_create(argp);
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations xipmap_dev_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = xipmap_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice xipmap_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "xipmap",
+	.fops = &xipmap_dev_fops,
+	.mode = 0600,
+};
+
+/* ---- ivshmem-plain ---- */
+
+static int xipmap_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	resource_size_t start, len;
+	struct xipmap_seg *seg;
+	u64 size;
+	void *virt;
+	int err;
+
+	err = pcim_enable_device(pdev);
+	if (err)
+		return err;
+	start = pci_resource_start(pdev, 2);
+	len = pci_resource_len(pdev, 2);
+	if (!len || !(pci_resource_flags(pdev, 2) & IORESOURCE_MEM)) {
+		pci_info(pdev, "no memory BAR 2: not an ivshmem-plain segment\n");
+		return -ENODEV;
+	}
+	/* Managed: released when the device unbinds. */
+	err = pcim_request_region(pdev, 2, KBUILD_MODNAME);
+	if (err)
+		return err;
+	/* Write-back cached, and kept for the device's life (x86 PAT). */
+	virt = devm_memremap(&pdev->dev, start, len, MEMREMAP_WB);
+	if (IS_ERR(virt)) {
+		err = PTR_ERR(virt);
+		return err;
+	}
+	err = -ENODEV;
+	if (len < PAGE_SIZE || memcmp(virt, XIPFS_HDR_MAGIC, XIPFS_HDR_MAGIC_LEN)) {
+		pci_info(pdev, "BAR 2 has no xipfs superblock: not binding\n");
+		return err;
+	}
+	size = get_unaligned_le64(virt + XIPFS_HDR_SIZE_OFF);
+	if (size > len || size < PAGE_SIZE) {
+		pci_warn(pdev, "segment size %llu does not fit BAR 2 (%llu bytes)\n",
+			 size, (u64)len);
+		return err;
+	}
+	seg = xipmap_seg_alloc(XIPMAP_KIND_BAR);
+	err = -ENOMEM;
+	if (!seg)
+		return err;
+	seg->virt = virt;
+	seg->phys = start;
+	seg->npages = size >> PAGE_SHIFT;
+	memcpy(seg->uuid, virt + XIPFS_HDR_UUID_OFF, 16);
+	pci_set_drvdata(pdev, seg);
+	mutex_lock(&xipmap_bars_lock);
+	list_add_tail(&seg->node, &xipmap_bars);
+	mutex_unlock(&xipmap_bars_lock);
+	pci_info(pdev, "segment %pUb: %llu pages at %pa\n", seg->uuid,
+		 seg->npages, &start);
+	return 0;
+}
+
+static void xipmap_pci_remove(struct pci_dev *pdev)
+{
+	struct xipmap_seg *seg = pci_get_drvdata(pdev);
+	struct xipmap_inode *xi;
+
+	mutex_lock(&xipmap_bars_lock);
+	list_del_init(&seg->node);
+	mutex_unlock(&xipmap_bars_lock);
+
+	/* Fail every later access, then zap what is mapped. */
+	down_write(&seg->lock);
+	seg->gone = true;
+	up_write(&seg->lock);
+	mutex_lock(&seg->inodes_lock);
+	list_for_each_entry(xi, &seg->inodes, node)
+		unmap_mapping_range(xi->inode->i_mapping, 0, 0, 1);
+	mutex_unlock(&seg->inodes_lock);
+
+	xipmap_seg_put(seg);
+}
+
+static const struct pci_device_id xipmap_pci_ids[] = {
+	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, xipmap_pci_ids);
+
+static struct pci_driver xipmap_pci_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = xipmap_pci_ids,
+	.probe = xipmap_pci_probe,
+	.remove = xipmap_pci_remove,
+	.driver.suppress_bind_attrs = true,
+};
+
+static int __init xipmap_init(void)
+{
+	int err;
+
+	xipmap_zero_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!xipmap_zero_page)
+		return -ENOMEM;
+	xipmap_mnt = kern_mount(&xipmap_fs_type);
+	if (IS_ERR(xipmap_mnt)) {
+		err = PTR_ERR(xipmap_mnt);
+		goto out_page;
+	}
+	/*
+	 * Pseudo file systems are noexec by default; these files hold
+	 * programs, and FUSE applies the mount's own exec policy anyway.
+	 */
+	xipmap_mnt->mnt_sb->s_iflags &= ~SB_I_NOEXEC;
+	err = pci_register_driver(&xipmap_pci_driver);
+	if (err)
+		goto out_mnt;
+	err = misc_register(&xipmap_misc);
+	if (err)
+		goto out_pci;
+	return 0;
+
+out_pci:
+	pci_unregister_driver(&xipmap_pci_driver);
+out_mnt:
+	kern_unmount(xipmap_mnt);
+out_page:
+	__free_page(xipmap_zero_page);
+	return err;
+}
+
+static void __exit xipmap_exit(void)
+{
+	misc_deregister(&xipmap_misc);
+	pci_unregister_driver(&xipmap_pci_driver);
+	kern_unmount(xipmap_mnt);
+	__free_page(xipmap_zero_page);
+}
+
+module_init(xipmap_init);
+module_exit(xipmap_exit);
+
+MODULE_DESCRIPTION("xipfs execute-in-place backing files on shared segments");
+MODULE_AUTHOR("The xipfs authors");
+MODULE_LICENSE("GPL");
