@@ -5,13 +5,15 @@
 #   2. plain: a -Werror build with Debian's libfuse 3.14; `make check` runs
 #      the Check unit tests and the integration scenarios;
 #   3. asan: the same with AddressSanitizer + UndefinedBehaviorSanitizer;
-#   4. distcheck: the release tarball builds and passes its tests.
+#   4. distcheck: the release tarball builds and passes its tests;
+#   5. fuzz: clang --enable-fuzzing build, `make fuzz-smoke` (seed corpora
+#      replayed, each fuzz target run briefly, the planted-crash check).
 # Logs of failed tests are printed.  Exit status: 0 only if every stage passed.
-# Set XIPFS_STAGES to a subset of "plain asan distcheck" to run fewer.
+# Set XIPFS_STAGES to a subset of "plain asan distcheck fuzz" to run fewer.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-stages=${XIPFS_STAGES:-plain asan distcheck}
+stages=${XIPFS_STAGES:-plain asan distcheck fuzz}
 build=${XIPFS_BUILD_ROOT:-$top/build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -56,6 +58,11 @@ for s in $stages; do
 		mkdir -p "$build/dist"
 		(cd "$build/dist" && "$top/configure" -q && make -s -j"$jobs" distcheck) ||
 			failed+=(distcheck) ;;
+	fuzz)
+		echo "=== stage fuzz"
+		mkdir -p "$build/fuzz"
+		(cd "$build/fuzz" && CC=clang "$top/configure" -q --enable-fuzzing &&
+			make -s -j"$jobs" && make -s fuzz-smoke) || failed+=(fuzz) ;;
 	*)
 		echo "run-all.sh: unknown stage '$s'" >&2; exit 2 ;;
 	esac
