@@ -3,6 +3,7 @@
 #ifndef MKXIPFS_H
 #define MKXIPFS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,14 @@ struct extent {
 	uint32_t lpage, count, page;
 };
 
+/* What the hashing threads learn of a page before the serial dedupe. */
+struct page_sig {
+	uint64_t h0, h1;		/* XXH3-128, unless zero */
+	bool zero;
+};
+
+#define CHUNK_PAGES 64			/* pages read, then hashed in parallel */
+
 /* The page store: appends unique pages to the output, dedupes by content. */
 struct store {
 	int fd;
@@ -80,6 +89,15 @@ struct store {
 	uint64_t next, capext;
 	struct { uint64_t h; uint64_t off; uint32_t count; } *runs;
 	size_t nruns, capruns;
+	/* a second hashing thread (when there is a second CPU) */
+	bool have_worker, stop;
+	pthread_t worker;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	unsigned gen, done_gen;
+	const uint8_t *job_buf;
+	struct page_sig *job_sig;
+	uint32_t job_first, job_count;
 	/* statistics */
 	uint64_t file_pages, hole_pages, dedup_pages, files, bytes;
 };
@@ -95,7 +113,9 @@ void progress_tick(const struct opts *o, const struct store *st, bool force);
 int store_init(struct store *st, int fd, const char *path, unsigned shift, bool dedupe);
 void store_free(struct store *st);
 void file_begin(struct store *st);
-int file_page(struct store *st, uint32_t lpage, const uint8_t *page);
+void store_sign(struct store *st, const uint8_t *buf, uint32_t n, struct page_sig *sig);
+int file_page(struct store *st, uint32_t lpage, const uint8_t *page,
+	      const struct page_sig *sig);
 int file_end(struct store *st, struct node *n);
 int store_flush(struct store *st);
 

@@ -36,6 +36,76 @@ static void *xgrow(void *p, size_t *cap, size_t need, size_t esize)
 	return p;
 }
 
+static bool is_zero(const uint8_t *p, size_t len);
+
+static void sign_range(const struct store *st, const uint8_t *buf, uint32_t from,
+		       uint32_t to, struct page_sig *sig)
+{
+	for (uint32_t i = from; i < to; i++) {
+		const uint8_t *p = buf + ((size_t)i << st->shift);
+
+		sig[i].zero = is_zero(p, st->psize);
+		if (!sig[i].zero && st->dedupe) {
+			XXH128_hash_t h = XXH3_128bits(p, st->psize);
+
+			sig[i].h0 = h.low64;
+			sig[i].h1 = h.high64;
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct store *st = arg;
+	unsigned seen = 0;
+
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (st->gen == seen && !st->stop)
+			pthread_cond_wait(&st->go, &st->mu);
+		if (st->stop)
+			break;
+		seen = st->gen;
+		pthread_mutex_unlock(&st->mu);
+		sign_range(st, st->job_buf, st->job_first, st->job_first + st->job_count,
+			   st->job_sig);
+		pthread_mutex_lock(&st->mu);
+		st->done_gen = seen;
+		pthread_cond_signal(&st->done);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+/*
+ * Zero-check and hash @n pages: the second half on the worker thread while
+ * this one does the first.  Only signatures are computed in parallel; the
+ * dedupe decisions stay serial and in order, so the image is the same
+ * whatever the thread timing.
+ */
+void store_sign(struct store *st, const uint8_t *buf, uint32_t n, struct page_sig *sig)
+{
+	uint32_t mid = n / 2;
+
+	if (!st->have_worker || n < 4) {
+		sign_range(st, buf, 0, n, sig);
+		return;
+	}
+	pthread_mutex_lock(&st->mu);
+	st->job_buf = buf;
+	st->job_sig = sig;
+	st->job_first = mid;
+	st->job_count = n - mid;
+	st->gen++;
+	pthread_cond_signal(&st->go);
+	pthread_mutex_unlock(&st->mu);
+	sign_range(st, buf, 0, mid, sig);
+	pthread_mutex_lock(&st->mu);
+	while (st->done_gen != st->gen)
+		pthread_cond_wait(&st->done, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+}
+
 int store_init(struct store *st, int fd, const char *path, unsigned shift,
 	       bool dedupe)
 {
@@ -54,11 +124,24 @@ int store_init(struct store *st, int fd, const char *path, unsigned shift,
 	st->cmpbuf = malloc(st->psize);
 	if (!st->slots || !st->wbuf || !st->cmpbuf)
 		return -ENOMEM;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->go, NULL);
+	pthread_cond_init(&st->done, NULL);
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		st->have_worker = !pthread_create(&st->worker, NULL, worker_main, st);
 	return 0;
 }
 
 void store_free(struct store *st)
 {
+	if (st->have_worker) {
+		pthread_mutex_lock(&st->mu);
+		st->stop = true;
+		pthread_cond_signal(&st->go);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->worker, NULL);
+		st->have_worker = false;
+	}
 	free(st->slots);
 	free(st->sums);
 	free(st->wbuf);
@@ -150,20 +233,19 @@ static bool is_zero(const uint8_t *p, size_t len)
 }
 
 /* Store @page (psize bytes) and return its image page number in @out. */
-static int store_page(struct store *st, const uint8_t *page, uint32_t *out)
+static int store_page(struct store *st, const uint8_t *page,
+		      const struct page_sig *sig, uint32_t *out)
 {
-	XXH128_hash_t h;
 	size_t j;
 	int err;
 
 	if (!st->dedupe)
 		return append_page(st, page, out);
-	h = XXH3_128bits(page, st->psize);
-	for (j = h.low64 & (st->nslots - 1); st->slots[j].page;
+	for (j = sig->h0 & (st->nslots - 1); st->slots[j].page;
 	     j = (j + 1) & (st->nslots - 1)) {
 		const uint8_t *old;
 
-		if (st->slots[j].h0 != h.low64 || st->slots[j].h1 != h.high64)
+		if (st->slots[j].h0 != sig->h0 || st->slots[j].h1 != sig->h1)
 			continue;
 		old = stored_page(st, st->slots[j].page);
 		if (!old)
@@ -178,8 +260,8 @@ static int store_page(struct store *st, const uint8_t *page, uint32_t *out)
 	err = append_page(st, page, out);
 	if (err)
 		return err;
-	st->slots[j].h0 = h.low64;
-	st->slots[j].h1 = h.high64;
+	st->slots[j].h0 = sig->h0;
+	st->slots[j].h1 = sig->h1;
 	st->slots[j].page = *out;
 	if (++st->used * 2 > st->nslots)
 		return grow_table(st);
@@ -191,18 +273,19 @@ void file_begin(struct store *st)
 	st->ncur = 0;
 }
 
-int file_page(struct store *st, uint32_t lpage, const uint8_t *page)
+int file_page(struct store *st, uint32_t lpage, const uint8_t *page,
+	      const struct page_sig *sig)
 {
 	struct extent *last = st->ncur ? &st->cur[st->ncur - 1] : NULL;
 	uint32_t pg;
 	int err;
 
 	st->file_pages++;
-	if (is_zero(page, st->psize)) {
+	if (sig->zero) {
 		st->hole_pages++;
 		return 0;
 	}
-	err = store_page(st, page, &pg);
+	err = store_page(st, page, sig, &pg);
 	if (err)
 		return err;
 	if (last && last->lpage + last->count == lpage &&

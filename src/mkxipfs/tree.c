@@ -193,6 +193,8 @@ static int add_data(struct store *st, struct node *n, read_fn rd, void *ctx,
 {
 	static uint8_t *buf;
 	static size_t bufsize;
+	struct page_sig sig[CHUNK_PAGES];
+	size_t chunk = (size_t)CHUNK_PAGES << st->shift;
 	uint64_t done = 0;
 	uint32_t lpage = 0;
 	int err;
@@ -201,17 +203,18 @@ static int add_data(struct store *st, struct node *n, read_fn rd, void *ctx,
 		die_path(path, "file too large for page numbers");
 		return -EFBIG;
 	}
-	if (bufsize < st->psize) {
+	if (bufsize < chunk) {
 		free(buf);
-		bufsize = st->psize;
+		bufsize = chunk;
 		buf = aligned_alloc(64, bufsize);
 		if (!buf)
 			return -ENOMEM;
 	}
 	file_begin(st);
 	while (done < n->size) {
-		size_t want = n->size - done < st->psize ? n->size - done : st->psize;
+		size_t want = n->size - done < chunk ? n->size - done : chunk;
 		size_t got = 0;
+		uint32_t pages;
 
 		while (got < want) {
 			ssize_t r = rd(ctx, buf + got, want - got);
@@ -228,11 +231,15 @@ static int add_data(struct store *st, struct node *n, read_fn rd, void *ctx,
 			}
 			got += r;
 		}
-		memset(buf + got, 0, st->psize - got);
-		err = file_page(st, lpage++, buf);
-		if (err) {
-			die_path(path, "cannot write image: %s", strerror(-err));
-			return err;
+		pages = (uint32_t)((got + st->psize - 1) >> st->shift);
+		memset(buf + got, 0, ((size_t)pages << st->shift) - got);
+		store_sign(st, buf, pages, sig);
+		for (uint32_t i = 0; i < pages; i++) {
+			err = file_page(st, lpage++, buf + ((size_t)i << st->shift), &sig[i]);
+			if (err) {
+				die_path(path, "cannot write image: %s", strerror(-err));
+				return err;
+			}
 		}
 		done += got;
 	}

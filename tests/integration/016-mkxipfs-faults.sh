@@ -50,9 +50,9 @@ mkdir -p "$WORK/src4"
 "$PY" -c '
 import os, sys
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY)
-os.ftruncate(fd, 2 << 30)	# 2 GiB sparse: reading takes a moment
+os.ftruncate(fd, 256 << 30)	# 256 GiB sparse: reading takes many seconds
 ' "$WORK/src4/shrinking"
-( sleep 0.3; truncate -s 4096 "$WORK/src4/shrinking" ) &
+( sleep 0.5; truncate -s 4096 "$WORK/src4/shrinking" ) &
 expect_fail "file shrinking while read" "$WORK/out" "shrank while being read" -- "$WORK/src4" "$WORK/out/img"
 wait
 
