@@ -649,7 +649,7 @@ static long xipmap_ioc_create(void __user *argp)
 		goto out_xi;
 	}
 	/* The dentry's type is fixed when the file is made: mode first. */
-	inode->i_mode = S_IFREG | 0444;
+	inode->i_mode = S_IFREG | 0555;
 	inode->i_fop = &xipmap_file_fops;
 	i_size_write(inode, arg.size);
 	kref_get(&seg->ref);
@@ -680,7 +680,8 @@ static long xipmap_ioc_create(void __user *argp)
 		err = PTR_ERR(file);
 		goto out_segf;
 	}
-	file->f_mode |= FMODE_CAN_ODIRECT;
+	/* alloc_file_pseudo() leaves out what do_dentry_open() would set. */
+	file->f_mode |= FMODE_CAN_ODIRECT | FMODE_LSEEK | FMODE_PREAD;
 	arg.fd = fd;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
 		fput(file);
