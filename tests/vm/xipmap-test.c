@@ -15,7 +15,9 @@
  * Each failed check prints "FAIL: ..." and the exit status is 1; 0 = all
  * checks passed, 77 = something needed is missing.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
