@@ -369,10 +369,20 @@ static int xipmap_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * Never reached (no open has FMODE_WRITE), but FUSE passthrough on 6.9 to
+ * 6.11 refuses backing files without both read_iter and write_iter.
+ */
+static ssize_t xipmap_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	return -EBADF;
+}
+
 static const struct file_operations xipmap_file_fops = {
 	.owner = THIS_MODULE,
 	.open = xipmap_open,
 	.read_iter = xipmap_read_iter,
+	.write_iter = xipmap_write_iter,
 	.splice_read = copy_splice_read,
 	.mmap = xipmap_mmap,
 	.llseek = generic_file_llseek,
