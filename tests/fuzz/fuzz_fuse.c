@@ -288,10 +288,37 @@ static void run_one(struct script *s)
 		FUZZ_CHECK(err == EROFS);
 		break;
 	default: {
+		/* Every request that would change something: EROFS. */
+		struct fuse_forget_data fd = { .ino = ino, .nlookup = 1 };
 		struct stat st = { 0 };
 
-		CALL(setattr, ino, &st, 0, NULL);
+		CALL(setattr, ino, &st, FUSE_SET_ATTR_MODE, NULL);
 		FUZZ_CHECK(err == EROFS);
+		CALL(mknod, ino, "n", S_IFIFO | 0644, 0);
+		FUZZ_CHECK(err == EROFS);
+		CALL(unlink, ino, "n");
+		FUZZ_CHECK(err == EROFS);
+		CALL(rmdir, ino, "n");
+		FUZZ_CHECK(err == EROFS);
+		CALL(symlink, "t", ino, "n");
+		FUZZ_CHECK(err == EROFS);
+		CALL(rename, ino, "n", ino, "m", 0);
+		FUZZ_CHECK(err == EROFS);
+		CALL(link, ino, ino, "n");
+		FUZZ_CHECK(err == EROFS);
+		CALL(write, ino, "x", 1, 0, &fi);
+		FUZZ_CHECK(err == EROFS);
+		CALL(create, ino, "n", S_IFREG | 0644, &fi);
+		FUZZ_CHECK(err == EROFS);
+		CALL(setxattr, ino, "user.x", "v", 1, 0);
+		FUZZ_CHECK(err == EROFS);
+		CALL(removexattr, ino, "user.x");
+		FUZZ_CHECK(err == EROFS);
+		CALL(fallocate, ino, 0, 0, 4096, &fi);
+		FUZZ_CHECK(err == EROFS);
+		CALL(copy_file_range, ino, 0, &fi, ino, 0, &fi, 1, 0);
+		FUZZ_CHECK(err == EROFS);
+		CALL(forget_multi, 1, &fd);
 		break;
 	}
 	}
