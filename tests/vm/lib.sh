@@ -1,0 +1,229 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/vm/lib.sh: boot QEMU test guests that run host programs as root.
+#
+# Source it from a test script (sh, bash or dash):
+#
+#	. "$top_srcdir/tests/vm/lib.sh"
+#	vm_require                    # exit 77 with a message if no qemu/kernel
+#	out=$(vm_boot -- 'uname -r')  # run a command in a guest
+#
+# vm_require
+#	Checks for qemu-system-x86_64 and the guest kernel (fetched once into
+#	a cache by tests/vm/fetch-kernel.sh, see there), builds the initramfs
+#	(cached), and sets VM_KVER (e.g. 6.12.117+deb12-amd64), VM_KDIR (the
+#	headers for `make -C $VM_KDIR M=... modules`), VM_KERNEL, VM_INITRD.
+#	Exits 77 with a message when something is missing.
+#
+# vm_boot [OPTIONS] -- SCRIPT...
+#	Boots a guest under TCG that runs SCRIPT (the remaining arguments,
+#	joined by spaces, as /bin/sh script text) as root inside a chroot of the
+#	HOST ROOT (read-only 9p, so every host binary, library and build product
+#	is reachable by its host path), with fresh proc, sys, devtmpfs, devpts
+#	and tmpfs on /tmp, /run and /dev/shm.  The cwd is a per-run WORK
+#	directory, writable, shared with the host and mounted in the guest at
+#	the same path as on the host ($PWD in SCRIPT); put anything the guest
+#	must write or the host must read back there.  /dev/fuse exists (FUSE is
+#	built in); insmod is the host's kmod (insmod /path/to/xipmap.ko).
+#	Prints the script's stdout on stdout and its stderr on stderr; returns
+#	the script's exit status, or 1 (with the log tail on stderr) when the
+#	guest did not finish within the timeout, the guest failed to set up, or
+#	the kernel log shows WARNING/BUG/Oops/Call Trace/panic.
+#	Options:
+#	  --mem SIZE         guest RAM (default 512M)
+#	  --smp N            vCPUs (default $XIPFS_VM_SMP or 1)
+#	  --timeout SEC      kill the guest after SEC s (default $XIPFS_VM_TIMEOUT or 180)
+#	  --name NAME        names the log file (default vm); use distinct names for
+#	                     guests running at once
+#	  --work DIR         use DIR (must exist) as the work directory and keep
+#	                     it; default: a fresh directory in the log directory,
+#	                     removed afterwards (XIPFS_VM_KEEP=1 keeps it).  The
+#	                     guest's /tmp, /run and /dev/shm are fresh tmpfs, so
+#	                     host files there are not visible in the guest (a
+#	                     work dir there still is)
+#	  --ivshmem FILE[,FILE...]
+#	                     give each FILE to the guest as a QEMU ivshmem-plain
+#	                     PCI device (1af4:1110), share=on,readonly=on, BAR 2 =
+#	                     the file; its size must be a power of two (truncate
+#	                     -s it up); devices appear in the order given
+#	  --no-klog-check    do not fail on WARNING/BUG/... in the kernel log
+#	  --qemu-arg ARG     extra QEMU argument (repeatable)
+#	After the run the log file ($VM_LOG, kept) holds the console output,
+#	the script's stdout/stderr, its status and the guest's dmesg.
+#	Logs go to $XIPFS_VM_LOGDIR, else $top_builddir/tests/vm/logs, else
+#	/tmp.  Several vm_boot calls may run at once (`vm_boot ... &` and
+#	`wait`), each with its own --name.
+#
+# Environment: XIPFS_VM_CACHE (kernel cache, default /var/cache/xipfs-vm),
+# XIPFS_VM_KVER (pin a kernel version), XIPFS_VM_TIMEOUT, XIPFS_VM_SMP,
+# XIPFS_VM_LOGDIR, XIPFS_VM_KEEP=1 (keep work directories).
+
+vm_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/vm
+
+vm_skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+vm_require() {
+	command -v qemu-system-x86_64 >/dev/null ||
+		vm_skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+	command -v cpio >/dev/null || vm_skip "cpio not found (apt-get install cpio)"
+	[ -x /bin/busybox ] || vm_skip "/bin/busybox not found (apt-get install busybox-static)"
+	vm_dir=$("$vm_srcdir/fetch-kernel.sh" --print-dir)
+	case $? in
+	0) ;;
+	77) vm_skip "guest kernel not available (tests/vm/fetch-kernel.sh)" ;;
+	*) echo "ERROR: tests/vm/fetch-kernel.sh failed" >&2; exit 99 ;;
+	esac
+	VM_KVER=${vm_dir##*/}
+	VM_KDIR=$vm_dir/root/usr/src/linux-headers-$VM_KVER
+	VM_KERNEL=$vm_dir/root/boot/vmlinuz-$VM_KVER
+	vm_initrd || exit 99
+}
+
+# Build (once per /init version) the initramfs: static busybox, /init and the
+# 9p modules, decompressed so busybox insmod can load them.
+vm_initrd() {
+	vm_sum=$(cat "$vm_srcdir/guest-init.sh" /bin/busybox | sha256sum | cut -c1-16)
+	VM_INITRD=$vm_dir/initramfs-$vm_sum.cpio.gz
+	[ -s "$VM_INITRD" ] && return 0
+	vm_t=$(mktemp -d) || return 1
+	mkdir -p "$vm_t/bin" "$vm_t/lib/modules" "$vm_t/proc" "$vm_t/sys" \
+		"$vm_t/dev" "$vm_t/tmp" "$vm_t/host"
+	cp /bin/busybox "$vm_t/bin/busybox"
+	cp "$vm_srcdir/guest-init.sh" "$vm_t/init"
+	chmod 755 "$vm_t/init"
+	for vm_m in fs/netfs/netfs net/9p/9pnet net/9p/9pnet_virtio fs/9p/9p; do
+		vm_f=$vm_dir/root/lib/modules/$VM_KVER/kernel/$vm_m.ko
+		if [ -e "$vm_f.xz" ]; then
+			xz -dc "$vm_f.xz" >"$vm_t/lib/modules/${vm_m##*/}.ko"
+		elif [ -e "$vm_f" ]; then
+			cp "$vm_f" "$vm_t/lib/modules/"
+		fi
+	done
+	(cd "$vm_t" && find . | cpio -o -H newc --quiet | gzip -1) >"$VM_INITRD.tmp.$$" &&
+		mv "$VM_INITRD.tmp.$$" "$VM_INITRD"
+	vm_rc=$?
+	rm -rf "$vm_t"
+	return $vm_rc
+}
+
+# Smallest power of two >= $1.
+vm_pow2() {
+	vm_p=1
+	while [ "$vm_p" -lt "$1" ]; do
+		vm_p=$((vm_p * 2))
+	done
+	echo "$vm_p"
+}
+
+vm_boot() {
+	[ -n "${VM_INITRD:-}" ] || vm_require
+	vm_mem=512M
+	vm_smp=${XIPFS_VM_SMP:-1}
+	vm_timeout=${XIPFS_VM_TIMEOUT:-180}
+	vm_name=vm
+	vm_work=
+	vm_shm=
+	vm_klog=1
+	vm_extra=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--mem) vm_mem=$2; shift 2 ;;
+		--smp) vm_smp=$2; shift 2 ;;
+		--timeout) vm_timeout=$2; shift 2 ;;
+		--name) vm_name=$2; shift 2 ;;
+		--work) vm_work=$2; shift 2 ;;
+		--ivshmem) vm_shm=$2; shift 2 ;;
+		--no-klog-check) vm_klog=; shift ;;
+		--qemu-arg) vm_extra="$vm_extra $2"; shift 2 ;;
+		--) shift; break ;;
+		*) echo "vm_boot: unknown option $1" >&2; return 2 ;;
+		esac
+	done
+	vm_logdir=${XIPFS_VM_LOGDIR:-${top_builddir:+$top_builddir/tests/vm/logs}}
+	vm_logdir=${vm_logdir:-/tmp}
+	mkdir -p "$vm_logdir" || return 1
+	VM_LOG=$(cd "$vm_logdir" && pwd)/$vm_name.log
+
+	vm_own=
+	if [ -z "$vm_work" ]; then
+		vm_work=$(mktemp -d "$vm_logdir/$vm_name.work.XXXXXX") || return 1
+		vm_own=1
+	fi
+	vm_work=$(cd "$vm_work" && pwd) || return 1
+	case $vm_work in
+	*[[:space:]]*) echo "vm_boot: work dir path has spaces: $vm_work" >&2; return 1 ;;
+	esac
+	rm -f "$vm_work/stdout" "$vm_work/stderr" "$vm_work/status" "$vm_work/dmesg"
+	printf '%s\n' "$*" >"$vm_work/run.sh"
+
+	# shellcheck disable=SC2086
+	set -- -accel tcg -cpu max -m "$vm_mem" -smp "$vm_smp" \
+		-nodefaults -no-reboot -display none -monitor none \
+		-serial "file:$vm_work/console" \
+		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
+		-append "console=ttyS0 loglevel=5 panic=-1 xipfs.work=$vm_work" \
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$vm_work,mount_tag=work,security_model=none" $vm_extra
+	vm_i=0
+	vm_oldifs=$IFS
+	IFS=,
+	for vm_f in $vm_shm; do
+		IFS=$vm_oldifs
+		vm_sz=$(stat -L -c %s "$vm_f") || return 1
+		if [ "$(vm_pow2 "$vm_sz")" != "$vm_sz" ]; then
+			echo "vm_boot: ivshmem $vm_f: size $vm_sz is not a power of two; truncate -s $(vm_pow2 "$vm_sz") it" >&2
+			return 1
+		fi
+		set -- "$@" -object "memory-backend-file,id=seg$vm_i,mem-path=$vm_f,size=$vm_sz,share=on,readonly=on" \
+			-device "ivshmem-plain,memdev=seg$vm_i"
+		vm_i=$((vm_i + 1))
+	done
+	IFS=$vm_oldifs
+
+	vm_t0=$(date +%s.%N)
+	timeout -k 5 "$vm_timeout" qemu-system-x86_64 "$@" \
+		</dev/null >"$vm_work/qemu.out" 2>&1
+	vm_qrc=$?
+	VM_SECONDS=$(echo "$(date +%s.%N) - $vm_t0" | bc)
+
+	{
+		echo "== qemu-system-x86_64 $* (exit $vm_qrc, ${VM_SECONDS}s)"
+		cat "$vm_work/qemu.out"
+		echo "== console"
+		cat "$vm_work/console" 2>/dev/null
+		echo "== stdout"
+		cat "$vm_work/stdout" 2>/dev/null
+		echo "== stderr"
+		cat "$vm_work/stderr" 2>/dev/null
+		echo "== status: $(cat "$vm_work/status" 2>/dev/null)"
+		echo "== dmesg"
+		cat "$vm_work/dmesg" 2>/dev/null
+	} >"$VM_LOG"
+
+	vm_rc=
+	if [ -s "$vm_work/status" ]; then
+		vm_rc=$(cat "$vm_work/status")
+		cat "$vm_work/stdout" 2>/dev/null
+		cat "$vm_work/stderr" >&2 2>/dev/null
+	elif [ "$vm_qrc" -eq 124 ] || [ "$vm_qrc" -eq 137 ]; then
+		echo "vm_boot: guest $vm_name did not finish within ${vm_timeout}s; log $VM_LOG:" >&2
+	else
+		echo "vm_boot: guest $vm_name stopped without a status (qemu exit $vm_qrc); log $VM_LOG:" >&2
+	fi
+	if [ -n "$vm_rc" ] && [ -n "$vm_klog" ] &&
+		cat "$vm_work/dmesg" "$vm_work/console" 2>/dev/null |
+		grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|general protection' >&2; then
+		echo "vm_boot: guest $vm_name kernel log is not clean (above); log $VM_LOG" >&2
+		vm_rc=1
+	fi
+	if [ -z "$vm_rc" ]; then
+		tail -n 30 "$VM_LOG" >&2
+		vm_rc=1
+	fi
+	if [ -n "$vm_own" ] && [ -z "${XIPFS_VM_KEEP:-}" ]; then
+		rm -rf "$vm_work"
+	fi
+	return "$vm_rc"
+}
