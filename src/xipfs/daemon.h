@@ -17,6 +17,7 @@ struct xipfs_state {
 	struct xipfs_segment *seg;
 	enum xip_mode xip;
 	bool xip_active;		/* passthrough negotiated and helper present */
+	bool splice_read;		/* -o read=splice: splice from the segment fd */
 };
 
 extern struct xipfs_state xs;

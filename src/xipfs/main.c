@@ -22,11 +22,14 @@
 struct conf {
 	char *source;
 	char *xip;
+	char *read;
 	int nonopts;
 };
 
 static const struct fuse_opt conf_opts[] = {
 	{ "xip=%s", offsetof(struct conf, xip), 0 },
+	/* Undocumented, for bench/mount.sh: how reads reach /dev/fuse. */
+	{ "read=%s", offsetof(struct conf, read), 0 },
 	FUSE_OPT_END
 };
 
@@ -113,6 +116,12 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	if (conf.read && strcmp(conf.read, "iov") && strcmp(conf.read, "splice")) {
+		fprintf(stderr, "xipfs: -o read=%s: expected iov or splice\n", conf.read);
+		ret = 2;
+		goto out;
+	}
+	xs.splice_read = conf.read && !strcmp(conf.read, "splice");
 	if (stat(opts.mountpoint, &st) < 0) {
 		fprintf(stderr, "xipfs: mountpoint %s: %s\n", opts.mountpoint, strerror(errno));
 		goto out;
@@ -205,6 +214,7 @@ out:
 	free(opts.mountpoint);
 	free(conf.source);
 	free(conf.xip);
+	free(conf.read);
 	free(mopts);
 	fuse_opt_free_args(&args);
 	return ret;

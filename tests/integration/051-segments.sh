@@ -46,8 +46,6 @@ try:
     mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE); bad.append("mmap shared rw")
 except (OSError, ValueError):
     pass
-for victim in (f, f + ".renamed"):
-    pass
 try:
     os.rename(f, f + ".x"); os.rename(f + ".x", f); bad.append("rename")
 except OSError:
@@ -68,11 +66,17 @@ memfd=$(ls -l /proc/$pid/fd | awk '/memfd:xipfs/ { print $9; exit }')
 import fcntl, mmap, os, sys
 p = sys.argv[1]
 bad = []
+# Reopening through /proc gives a read-write file: only the seals stop it.
+fd = os.open(p, os.O_RDWR)
 try:
-    fd = os.open(p, os.O_RDWR); os.write(fd, b"x"); bad.append("write")
+    os.write(fd, b"x"); bad.append("write")
 except OSError:
     pass
-fd = os.open(p, os.O_RDONLY)
+for size in (0, 1 << 40):
+    try:
+        os.ftruncate(fd, size); bad.append("ftruncate %d" % size)
+    except OSError:
+        pass
 seals = fcntl.fcntl(fd, 1034)  # F_GET_SEALS
 if seals & 0xf != 0xf:
     bad.append("seals %#x" % seals)
