@@ -6,6 +6,7 @@
  * mount succeeded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ int main(int argc, char **argv)
 	struct fuse_cmdline_opts opts = { 0 };
 	struct conf conf = { 0 };
 	struct fuse_session *se = NULL;
+	struct statx stx;
 	struct stat st;
 	char why[256], *mopts = NULL;
 	int err, ret = 1;
@@ -128,6 +130,14 @@ int main(int argc, char **argv)
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "xipfs: mountpoint %s: not a directory\n", opts.mountpoint);
+		goto out;
+	}
+	/* Stacking a second mount on a mount root hides the first: refuse. */
+	if (statx(AT_FDCWD, opts.mountpoint, 0, STATX_BASIC_STATS, &stx) == 0 &&
+	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && strcmp(opts.mountpoint, "/")) {
+		fprintf(stderr, "xipfs: mountpoint %s: busy (already a mount point; unmount it first)\n",
+			opts.mountpoint);
 		goto out;
 	}
 	if (access("/dev/fuse", R_OK | W_OK) < 0) {

@@ -33,6 +33,11 @@ expect_mount_fail "xip" -- "$WORK/img" "$WORK/m" -o xip=bogus
 
 # Kill the daemon: users get ENOTCONN, fusermount3 -u cleans up.
 mount_xipfs "$WORK/img" "$WORK/m"
+# A busy mount point (already a mount root) is refused, not stacked on.
+rc=0; "$XIPFS" "$WORK/img" "$WORK/m" 2>"$WORK/err" || rc=$?
+[ $rc -ne 0 ] && [ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -q busy "$WORK/err" ||
+	fail "mounting on a busy mount point: rc=$rc $(cat "$WORK/err")"
+[ "$(grep -c " $WORK/m " /proc/self/mounts)" -eq 1 ] || fail "a second mount was stacked"
 cat "$WORK/m/d/f" >/dev/null
 pid=$(pgrep -n -f "$WORK/img $WORK/m")
 kill -9 "$pid"
