@@ -7,6 +7,7 @@ build="build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 liburing-dev check libxxhash-dev libarchive-dev
 	libattr1-dev attr zstd xz-utils gzip"
 tests="erofs-utils squashfs-tools squashfuse util-linux debootstrap
+	qemu-system-x86 busybox-static cpio kmod dwarves meson ninja-build
 	clang libclang-rt-14-dev afl++
 	python3 tar bc"
 pkgs="$build"

@@ -12,7 +12,8 @@
 #	a cache by tests/vm/fetch-kernel.sh, see there), builds the initramfs
 #	(cached), and sets VM_KVER (e.g. 6.12.117+deb12-amd64), VM_KDIR (the
 #	headers for `make -C $VM_KDIR M=... modules`), VM_KERNEL, VM_INITRD.
-#	Exits 77 with a message when something is missing.
+#	Exits 77 with a message when something is missing (1 when
+#	XIPFS_NO_SKIP is set, as in CI).
 #
 # vm_boot [OPTIONS] -- SCRIPT...
 #	Boots a guest under TCG that runs SCRIPT (the remaining arguments,
@@ -59,8 +60,13 @@
 
 vm_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/vm
 
+# In CI (XIPFS_NO_SKIP=1) everything is provided, so a skip is a failure.
 vm_skip() {
 	echo "SKIP: $*" >&2
+	if [ -n "${XIPFS_NO_SKIP:-}" ]; then
+		echo "FAIL: skipping is not allowed here (XIPFS_NO_SKIP)" >&2
+		exit 1
+	fi
 	exit 77
 }
 
