@@ -31,6 +31,11 @@ mount_xipfs "$WORK/gen.img" "$WORK/m1"
 # nosuid,nodev by default.
 grep " $WORK/m1 " /proc/self/mounts | grep -q "nosuid,nodev" || fail "not nosuid,nodev by default"
 fusermount3 -u "$WORK/m1"
+# The spliced read path (-o read=splice, kept for bench/mount.sh) serves the
+# same bytes and holes.
+mount_xipfs "$WORK/gen.img" "$WORK/m1" -o read=splice,dev,suid
+"$PY" "$TESTS/treecmp.py" --holes "$WORK/src" "$WORK/m1" || fail "read=splice mount differs"
+fusermount3 -u "$WORK/m1"
 
 src=/usr/lib/x86_64-linux-gnu
 gen_image "$src" "$WORK/lib.img"
