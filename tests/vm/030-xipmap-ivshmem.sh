@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# xipmap.ko on QEMU ivshmem-plain segments: two host files, each with an
+# xipfs superblock header, are given to one guest (share=on,readonly=on).
+# The module binds both BARs; the guest attaches each by its UUID, maps a
+# backing file with scattered pages and a hole and compares it with the
+# host file read over 9p (mapping, read(), /proc/self/mem, private COW,
+# SIGBUS past EOF).  Then, live, the host changes a marker byte in the
+# first file and the guest must see the new byte through its mapping.
+set -u
+. "$top_srcdir/tests/vm/xipmap-lib.sh"
+xipmap_prepare
+
+work=$(mktemp -d "${top_builddir}/tests/vm/xipmap-ivshmem.XXXXXX") || exit 99
+trap 'rm -rf "$work"' EXIT
+seg1=$work/seg1
+seg2=$work/seg2
+xipmap_segment "$seg1" 1048576 || exit 99
+xipmap_segment "$seg2" 2097152 || exit 99
+marker=200
+
+vm_boot --name xipmap-ivshmem --work "$work" --ivshmem "$seg1,$seg2" -- "
+	PATH=/usr/sbin:/usr/bin:/sbin:/bin
+	insmod $XIPMAP_KO || exit 1
+	n=\$(dmesg | grep -c 'xipmap 0000:.*: segment')
+	[ \"\$n\" = 2 ] || { echo \"FAIL: module bound \$n ivshmem segments, expected 2\"; exit 1; }
+	$XIPMAP_TEST ivshmem $seg2 || exit 1
+	$XIPMAP_TEST ivshmem $seg1 $marker || exit 1
+" >"$work/out" 2>&1 &
+pid=$!
+
+# When the guest maps the marker page, flip its first byte on the host.
+flipped=
+while kill -0 "$pid" 2>/dev/null; do
+	if [ -z "$flipped" ] && grep -q '^XIPMAP-READY' "$work/stdout" 2>/dev/null; then
+		old=$(od -A n -t u1 -j $((marker * 4096)) -N 1 "$seg1" | tr -d ' ')
+		printf "\\$(printf %03o $(((old + 1) & 255)))" |
+			dd of="$seg1" bs=1 seek=$((marker * 4096)) conv=notrunc status=none
+		flipped=1
+	fi
+	sleep 1
+done
+wait "$pid"
+rc=$?
+cat "$work/out"
+if [ -z "$flipped" ]; then
+	echo "FAIL: the guest never reported XIPMAP-READY"
+	rc=1
+fi
+exit $rc
