@@ -27,20 +27,12 @@ vm_boot --name xipmap-ivshmem --work "$work" --ivshmem "$seg1,$seg2" -- "
 	$XIPMAP_TEST ivshmem $seg2 || exit 1
 	$XIPMAP_TEST ivshmem $seg1 $marker || exit 1
 " >"$work/out" 2>&1 &
-pid=$!
+XIPMAP_PIDS=$!
 
-# When the guest maps the marker page, flip its first byte on the host.
+# When the guest maps the marker page, change its first byte on the host.
 flipped=
-while kill -0 "$pid" 2>/dev/null; do
-	if [ -z "$flipped" ] && grep -q '^XIPMAP-READY' "$work/stdout" 2>/dev/null; then
-		old=$(od -A n -t u1 -j $((marker * 4096)) -N 1 "$seg1" | tr -d ' ')
-		printf "\\$(printf %03o $(((old + 1) & 255)))" |
-			dd of="$seg1" bs=1 seek=$((marker * 4096)) conv=notrunc status=none
-		flipped=1
-	fi
-	sleep 1
-done
-wait "$pid"
+xipmap_flip_when_ready "$seg1" "$marker" "$work" && flipped=1
+wait $XIPMAP_PIDS
 rc=$?
 cat "$work/out"
 if [ -z "$flipped" ]; then

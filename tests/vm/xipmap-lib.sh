@@ -46,3 +46,31 @@ xipmap_segment() {
 		head -c $((4096 - 64)) /dev/zero
 	} | dd of="$1" conv=notrunc status=none
 }
+
+# xipmap_flip_when_ready FILE PAGE WORKDIR...: while any of the background
+# jobs $XIPMAP_PIDS runs, wait until every WORKDIR/stdout (a guest's) has a
+# line "XIPMAP-READY", then add 1 to the first byte of page PAGE of FILE,
+# once.  Returns 0 if it flipped the byte, 1 if the guests ended first.
+xipmap_flip_when_ready() {
+	xf_file=$1
+	xf_off=$(($2 * 4096))
+	shift 2
+	while :; do
+		xf_alive=
+		for xf_pid in $XIPMAP_PIDS; do
+			kill -0 "$xf_pid" 2>/dev/null && xf_alive=1
+		done
+		[ -n "$xf_alive" ] || return 1
+		xf_ready=1
+		for xf_dir in "$@"; do
+			grep -q '^XIPMAP-READY' "$xf_dir/stdout" 2>/dev/null || xf_ready=
+		done
+		if [ -n "$xf_ready" ]; then
+			xf_old=$(od -A n -t u1 -j "$xf_off" -N 1 "$xf_file" | tr -d ' ')
+			printf "\\$(printf %03o $(((xf_old + 1) & 255)))" |
+				dd of="$xf_file" bs=1 seek="$xf_off" conv=notrunc status=none
+			return 0
+		fi
+		sleep 1
+	done
+}

@@ -530,8 +530,17 @@ static void test_hostile(void)
 				close(seg);
 			w = open(path, O_RDWR);
 			check(w >= 0, "write open works again after detach");
-			if (w >= 0)
+			if (w >= 0) {
+				/* a writable shared mapping, its fd closed */
+				void *wm = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+						MAP_SHARED, w, 0);
+
 				close(w);
+				refused(attach_fd(r, NULL), ETXTBSY,
+					"attach a shm file mapped writable");
+				if (wm != MAP_FAILED)
+					munmap(wm, PG);
+			}
 			close(r);
 		}
 		unlink(path);
