@@ -218,9 +218,12 @@ vm_boot() {
 	else
 		echo "vm_boot: guest $vm_name stopped without a status (qemu exit $vm_qrc); log $VM_LOG:" >&2
 	fi
+	# dmesg holds the whole kernel log; the console only what passed loglevel.
+	vm_klogf=$vm_work/dmesg
+	[ -s "$vm_klogf" ] || vm_klogf=$vm_work/console
 	if [ -n "$vm_rc" ] && [ -n "$vm_klog" ] &&
-		cat "$vm_work/dmesg" "$vm_work/console" 2>/dev/null |
-		grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|general protection' >&2; then
+		grep -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic|general protection' \
+			"$vm_klogf" >&2; then
 		echo "vm_boot: guest $vm_name kernel log is not clean (above); log $VM_LOG" >&2
 		vm_rc=1
 	fi
