@@ -23,6 +23,16 @@
  * The list's invariants are checked once at creation (every index below the
  * segment's page count) and again at every fault and read, so no caller
  * input can reach a frame outside its segment.
+ *
+ * Other limits, by design or known:
+ * - rmap walks of the segment (reclaim, migration, compaction) do not see
+ *   the PTEs made here, so a shmem folio stays resident while it is mapped
+ *   through a backing file: the wanted behaviour for a shared image.
+ * - A PMD-sized shmem folio would be mapped whole by finish_fault(), so
+ *   faults on one get SIGBUS with a logged reason (tmpfs huge=never, the
+ *   default, never makes them).
+ * - ptrace writes (breakpoints) into private mappings of shmem segments
+ *   COW as for any file; see above for BAR segments.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
