@@ -6,7 +6,9 @@
 # Usage: tests/vm/fetch-kernel.sh [--print-kdir | --print-dir | --print-kver]
 #
 # Cache: ${XIPFS_VM_CACHE:-/var/cache/xipfs-vm}/<kver>/, where <kver> is e.g.
-# 6.12.117+deb12-amd64 (the newest in the apt cache, or $XIPFS_VM_KVER).
+# 6.12.117+deb12-amd64: $XIPFS_VM_KVER if set, else the newest kernel already
+# fetched into the cache (no network needed then), else the newest
+# linux-image-6.12.*+deb12-amd64-unsigned apt knows (after apt-sources.sh).
 # The four packages (image, headers -amd64 and -common, kbuild) are unpacked
 # with dpkg -x into <cache>/<kver>/root, so the headers' relative symlinks
 # (scripts, tools -> ../../lib/linux-kbuild-...) resolve inside that root.

@@ -75,8 +75,9 @@ vm_require() {
 		vm_skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 	command -v cpio >/dev/null || vm_skip "cpio not found (apt-get install cpio)"
 	[ -x /bin/busybox ] || vm_skip "/bin/busybox not found (apt-get install busybox-static)"
-	vm_dir=$("$vm_srcdir/fetch-kernel.sh" --print-dir)
-	case $? in
+	vm_rc=0
+	vm_dir=$("$vm_srcdir/fetch-kernel.sh" --print-dir) || vm_rc=$?
+	case $vm_rc in
 	0) ;;
 	77) vm_skip "guest kernel not available (tests/vm/fetch-kernel.sh)" ;;
 	*) echo "ERROR: tests/vm/fetch-kernel.sh failed" >&2; exit 99 ;;
