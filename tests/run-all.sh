@@ -8,12 +8,15 @@
 #   4. distcheck: the release tarball builds and passes its tests;
 #   5. fuzz: clang --enable-fuzzing build, `make fuzz-smoke` (seed corpora
 #      replayed, each fuzz target run briefly, the planted-crash check).
+#   6. passthrough: built against libfuse 3.17 (Debian 13 source, built by
+#      contrib/build-libfuse.sh) so the FUSE passthrough/XIP path is compiled
+#      in; `make check` (contrib/ci-build-passthrough.sh).
 # Logs of failed tests are printed.  Exit status: 0 only if every stage passed.
-# Set XIPFS_STAGES to a subset of "plain asan distcheck fuzz" to run fewer.
+# Set XIPFS_STAGES to a subset of "plain asan distcheck fuzz passthrough" to run fewer.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-stages=${XIPFS_STAGES:-plain asan distcheck fuzz}
+stages=${XIPFS_STAGES:-plain asan distcheck fuzz passthrough}
 build=${XIPFS_BUILD_ROOT:-$top/build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -63,6 +66,10 @@ for s in $stages; do
 		mkdir -p "$build/fuzz"
 		(cd "$build/fuzz" && CC=clang "$top/configure" -q --enable-fuzzing &&
 			make -s -j"$jobs" && make -s fuzz-smoke) || failed+=(fuzz) ;;
+	passthrough)
+		echo "=== stage passthrough"
+		contrib/ci-build-passthrough.sh "$build/passthrough" --enable-werror ||
+			{ show_logs "$build/passthrough" || true; failed+=(passthrough); } ;;
 	*)
 		echo "run-all.sh: unknown stage '$s'" >&2; exit 2 ;;
 	esac
