@@ -201,6 +201,59 @@ START_TEST(test_hostile_tables)
 }
 END_TEST
 
+/*
+ * Damage that only a whole walk or a deeper access sees: a directory
+ * cycle (must end, not loop), a name with '/', unsorted extents, and
+ * non-zero bytes after EOF (only with XIPFS_FSCK_DATA).
+ */
+START_TEST(test_fsck_hostile)
+{
+	struct xipfs_image *im;
+	struct xipfs_ino root, f;
+	struct xipfs_entry e;
+	struct xipfs_fsck_stats st;
+	struct xipfs_dirent *de = (struct xipfs_dirent *)(img + META * PS + 192);
+	struct xipfs_extent *ex = (struct xipfs_extent *)(img + META * PS + 216);
+
+	/* Implicit hole at EOF; SEEK_HOLE/SEEK_DATA at EOF is ENXIO. */
+	ck_assert_int_eq(xipfs_open_mem(img, NPAGES * PS, "t", 0, &im), 0);
+	ck_assert_int_eq(xipfs_path_lookup(im, "/file", &f), 0);
+	ck_assert_int_eq(xipfs_file_seek(im, &f, 2 * PS, SEEK_HOLE), 2 * PS + 100);
+	ck_assert_int_eq(xipfs_file_seek(im, &f, 2 * PS + 100, SEEK_HOLE), -ENXIO);
+	ck_assert_int_eq(xipfs_file_seek(im, &f, 0, SEEK_DATA), 0);
+	xipfs_close(im);
+
+	img[DATA * PS + PS + 100] = 'x';		/* after EOF, data page 2 */
+	ck_assert_int_eq(xipfs_open_mem(img, NPAGES * PS, "t", 0, &im), 0);
+	ck_assert_int_eq(xipfs_fsck(im, 0, &st), 0);
+	ck_assert_int_eq(xipfs_fsck(im, XIPFS_FSCK_DATA, &st), -EUCLEAN);
+	ck_assert_uint_eq(st.errors, 1);
+	xipfs_close(im);
+
+	de[1].d_ino = 1;				/* "link" -> root: a cycle */
+	de[1].d_type = 4;
+	refix();
+	ck_assert_int_eq(xipfs_open_mem(img, NPAGES * PS, "t", 0, &im), 0);
+	ck_assert_int_eq(xipfs_fsck(im, 0, &st), -EUCLEAN);
+	ck_assert_uint_eq(st.unreachable, 1);		/* the symlink */
+	xipfs_close(im);
+
+	free(img);
+	build();
+	ex = (struct xipfs_extent *)(img + META * PS + 216);
+	img[META * PS + 240 + 2] = '/';			/* "fi/e" */
+	ex[0].e_lpage = 2;				/* extents out of order */
+	ex[1].e_lpage = 0;
+	refix();
+	ck_assert_int_eq(xipfs_open_mem(img, NPAGES * PS, "t", 0, &im), 0);
+	ck_assert_int_eq(xipfs_inode_get(im, 1, &root), 0);
+	ck_assert_int_eq(xipfs_dir_entry(im, &root, 0, &e), -EUCLEAN);
+	ck_assert_int_eq(xipfs_inode_get(im, 2, &f), -EUCLEAN);
+	ck_assert_int_eq(xipfs_fsck(im, 0, &st), -EUCLEAN);
+	xipfs_close(im);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("image");
@@ -213,6 +266,7 @@ int main(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_crc_and_short);
 	tcase_add_test(tc, test_hostile_tables);
+	tcase_add_test(tc, test_fsck_hostile);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
