@@ -52,7 +52,18 @@ import os, sys
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY)
 os.ftruncate(fd, 256 << 30)	# 256 GiB sparse: reading takes many seconds
 ' "$WORK/src4/shrinking"
-( sleep 0.5; truncate -s 4096 "$WORK/src4/shrinking" ) &
+# Truncate it once mkxipfs has it open (found through /proc/PID/fd), so the
+# race is won the same way however slow the machine.
+(
+	for _ in $(seq 600); do
+		pid=$(pgrep -n -f "mkxipfs.*$WORK/src4" || true)
+		if [ -n "$pid" ] && ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "src4/shrinking"; then
+			truncate -s 4096 "$WORK/src4/shrinking"
+			exit 0
+		fi
+		sleep 0.05
+	done
+) &
 expect_fail "file shrinking while read" "$WORK/out" "shrank while being read" -- "$WORK/src4" "$WORK/out/img"
 wait
 
