@@ -403,6 +403,13 @@ static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const cha
 			err = xipfs_inode_get(x->img, e.ino, &ino);
 		if (err)
 			return x->err = err;
+		/* Only a damaged image names an entry "." or "..": never follow it. */
+		if ((e.namelen == 1 && e.name[0] == '.') ||
+		    (e.namelen == 2 && e.name[0] == '.' && e.name[1] == '.')) {
+			fprintf(stderr, "xipfsctl: %s: entry %u of %s is named \"%.*s\": the image is damaged\n",
+				xipfs_image_name(x->img), i, path, e.namelen, e.name);
+			return x->err = -EUCLEAN;
+		}
 		if (asprintf(&p, "%s/%.*s", path, e.namelen, e.name) < 0)
 			return -ENOMEM;
 		if (!S_ISDIR(ino.mode) && x->first[e.ino]) {
