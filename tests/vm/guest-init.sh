@@ -19,9 +19,11 @@ mount -t tmpfs tmpfs /tmp
 
 rc=
 work=
+keep=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	xipfs.work=*) work=${arg#xipfs.work=} ;;
+	xipfs.keep=*) keep=${arg#xipfs.keep=} ;;
 	esac
 done
 
@@ -43,12 +45,26 @@ if [ -z "$rc" ]; then
 	mount -t proc proc /host/proc &&
 	mount -t sysfs sysfs /host/sys &&
 	mount -t devtmpfs devtmpfs /host/dev &&
-	mkdir -p /dev/pts /dev/shm &&
+	mkdir -p /dev/pts /dev/shm /hosttmp &&
 	mount -t devpts devpts /host/dev/pts &&
 	mount -t tmpfs tmpfs /host/dev/shm &&
+	mount --bind /host/tmp /hosttmp &&
 	mount -t tmpfs tmpfs /host/tmp &&
 	mount -t tmpfs tmpfs /host/run ||
 		fail "cannot mount proc/sys/dev/tmpfs inside /host"
+fi
+# Host directories under /tmp that the tests need (the build and source
+# trees, when they live there: xipfs.keep=P1,P2), back over the fresh tmpfs,
+# read-only.
+if [ -z "$rc" ] && [ -n "$keep" ]; then
+	for p in $(echo "$keep" | tr , ' '); do
+		case $p in
+		/tmp/?*)
+			mkdir -p "/host$p" &&
+			mount --bind "/hosttmp/${p#/tmp/}" "/host$p" ||
+				fail "cannot expose $p in the guest" ;;
+		esac
+	done
 fi
 if [ -z "$rc" ]; then
 	[ -n "$work" ] || fail "no xipfs.work=PATH on the kernel command line"

@@ -124,6 +124,18 @@ vm_pow2() {
 	echo "$vm_p"
 }
 
+# The guest's /tmp is a fresh tmpfs: name the build and source trees when
+# they live under /tmp (a checkout in /tmp) so the guest init binds them back.
+vm_keep_arg() {
+	local p keep=
+	for p in "${top_builddir:-}" "${top_srcdir:-}"; do
+		case $p in
+		/tmp/?*) [ -d "$p" ] && keep=$keep${keep:+,}$(cd "$p" && pwd) ;;
+		esac
+	done
+	[ -z "$keep" ] || printf ' xipfs.keep=%s' "$keep"
+}
+
 vm_boot() {
 	[ -n "${VM_INITRD:-}" ] || vm_require
 	vm_mem=512M
@@ -170,7 +182,7 @@ vm_boot() {
 		-nodefaults -no-reboot -display none -monitor none \
 		-serial "file:$vm_work/console" \
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
-		-append "console=ttyS0 loglevel=5 panic=-1 xipfs.work=$vm_work" \
+		-append "console=ttyS0 loglevel=5 panic=-1 xipfs.work=$vm_work$(vm_keep_arg)" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$vm_work,mount_tag=work,security_model=none" $vm_extra
 	vm_i=0
