@@ -13,7 +13,7 @@
  * Frames with a struct page (shmem) are returned from ->fault in vmf->page:
  * ordinary refcounted PTEs, so COW, GUP and ptrace behave as for any file.
  * BAR frames have no struct page and are inserted as special PTEs
- * (VM_MIXEDMAP); private write faults copy them into the COW page here, and
+ * (VM_MIXEDMAP); private write faults copy them through a temporary page, and
  * ->access serves ptrace reads.  Known limit: GUP (process_vm_readv,
  * O_DIRECT from such a buffer) fails on special PTEs, and a debugger write
  * to an already mapped BAR page of a private mapping copies from the
@@ -127,7 +127,80 @@ static void xipmap_seg_put(struct xipmap_seg *seg)
 	kref_put(&seg->ref, xipmap_seg_release);
 }
 
+static struct page *xipmap_shmem_page(struct xipmap_seg *seg, u64 idx)
+{
+	struct address_space *mapping = seg->file->f_mapping;
+	struct folio *folio;
+
+	folio = shmem_read_folio_gfp(mapping, idx, mapping_gfp_mask(mapping));
+	if (IS_ERR(folio))
+		return ERR_CAST(folio);
+	return folio_file_page(folio, idx);
+}
+
+/*
+ * Copy @n bytes at @off in segment page @idx (checked by the caller to be
+ * inside the segment) to @to.  Returns the bytes copied or -errno.
+ */
+static ssize_t xipmap_seg_copy(struct xipmap_seg *seg, u64 idx, size_t off,
+			       size_t n, struct iov_iter *to)
+{
+	struct page *page;
+	size_t copied;
+
+	if (seg->kind == XIPMAP_KIND_SHMEM) {
+		page = xipmap_shmem_page(seg, idx);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		copied = copy_page_to_iter(page, off, n, to);
+		put_page(page);
+		return copied;
+	}
+	down_read(&seg->lock);
+	if (seg->gone) {
+		up_read(&seg->lock);
+		return -EIO;
+	}
+	copied = copy_to_iter(seg->virt + (idx << PAGE_SHIFT) + off, n, to);
+	up_read(&seg->lock);
+	return copied;
+}
+
 /* ---- the segment handle ---- */
+
+/*
+ * The handle reads as the raw segment, superblock included: inside a guest
+ * this is how the daemon learns the image behind an ivshmem BAR (the BAR
+ * is claimed by this driver, so sysfs resource files cannot map it).
+ */
+static ssize_t xipmap_seg_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct xipmap_seg *seg = iocb->ki_filp->private_data;
+	loff_t end = seg->npages << PAGE_SHIFT;
+	ssize_t done = 0, copied = 0;
+
+	while (iov_iter_count(to) && iocb->ki_pos < end) {
+		size_t off = offset_in_page(iocb->ki_pos);
+		size_t n = min_t(u64, PAGE_SIZE - off, end - iocb->ki_pos);
+
+		n = min(n, iov_iter_count(to));
+		copied = xipmap_seg_copy(seg, iocb->ki_pos >> PAGE_SHIFT, off,
+					 n, to);
+		if (copied <= 0)
+			break;
+		iocb->ki_pos += copied;
+		done += copied;
+		if (copied < n) {
+			copied = -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			copied = -EINTR;
+			break;
+		}
+	}
+	return done ? done : min_t(ssize_t, copied, 0);
+}
 
 static int xipmap_seg_fop_release(struct inode *inode, struct file *file)
 {
@@ -137,6 +210,7 @@ static int xipmap_seg_fop_release(struct inode *inode, struct file *file)
 
 static const struct file_operations xipmap_seg_fops = {
 	.owner = THIS_MODULE,
+	.read_iter = xipmap_seg_read_iter,
 	.release = xipmap_seg_fop_release,
 };
 
@@ -169,17 +243,6 @@ static s64 xipmap_lookup(struct xipmap_inode *xi, pgoff_t pgoff)
 	return idx;
 }
 
-static struct page *xipmap_shmem_page(struct xipmap_seg *seg, u64 idx)
-{
-	struct address_space *mapping = seg->file->f_mapping;
-	struct folio *folio;
-
-	folio = shmem_read_folio_gfp(mapping, idx, mapping_gfp_mask(mapping));
-	if (IS_ERR(folio))
-		return ERR_CAST(folio);
-	return folio_file_page(folio, idx);
-}
-
 static ssize_t xipmap_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct xipmap_inode *xi = xipmap_xi(file_inode(iocb->ki_filp));
@@ -203,25 +266,14 @@ static ssize_t xipmap_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		}
 		if (idx == 0) {
 			copied = iov_iter_zero(n, to);
-		} else if (seg->kind == XIPMAP_KIND_SHMEM) {
-			struct page *page = xipmap_shmem_page(seg, idx);
-
-			if (IS_ERR(page)) {
-				err = PTR_ERR(page);
-				break;
-			}
-			copied = copy_page_to_iter(page, off, n, to);
-			put_page(page);
 		} else {
-			down_read(&seg->lock);
-			if (seg->gone) {
-				up_read(&seg->lock);
-				err = -EIO;
+			ssize_t ret = xipmap_seg_copy(seg, idx, off, n, to);
+
+			if (ret < 0) {
+				err = ret;
 				break;
 			}
-			copied = copy_to_iter(seg->virt + (idx << PAGE_SHIFT) + off,
-					      n, to);
-			up_read(&seg->lock);
+			copied = ret;
 		}
 		iocb->ki_pos += copied;
 		done += copied;
@@ -279,14 +331,33 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 		return 0;
 	}
 
+	if (vmf->cow_page) {
+		/*
+		 * Private write fault on a frame without a struct page: hand
+		 * the core a temporary page holding the frame's bytes; it
+		 * copies that into the COW page, maps the copy and frees the
+		 * temporary page.  (VM_FAULT_DONE_COW would leave mapping the
+		 * copy to us, through finish_fault(), which is not exported.)
+		 */
+		page = alloc_page(GFP_HIGHUSER);
+		if (!page)
+			return VM_FAULT_OOM;
+		down_read(&seg->lock);
+		if (seg->gone) {
+			up_read(&seg->lock);
+			put_page(page);
+			return VM_FAULT_SIGBUS;
+		}
+		memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
+			       PAGE_SIZE);
+		up_read(&seg->lock);
+		vmf->page = page;
+		return 0;
+	}
+
 	down_read(&seg->lock);
 	if (seg->gone) {
 		ret = VM_FAULT_SIGBUS;
-	} else if (vmf->cow_page) {
-		/* Private write fault: the copy is the whole answer. */
-		memcpy_to_page(vmf->cow_page, 0,
-			       seg->virt + (idx << PAGE_SHIFT), PAGE_SIZE);
-		ret = VM_FAULT_DONE_COW;
 	} else {
 		unsigned long pfn = PHYS_PFN(seg->phys) + idx;
 
@@ -528,13 +599,15 @@ out_fput:
 	return ERR_PTR(err);
 }
 
+/* An all-zero @uuid takes the first segment bound (in probe order). */
 static struct xipmap_seg *xipmap_attach_bar(const u8 *uuid)
 {
 	struct xipmap_seg *seg, *found = NULL;
+	bool any = !memchr_inv(uuid, 0, 16);
 
 	mutex_lock(&xipmap_bars_lock);
 	list_for_each_entry(seg, &xipmap_bars, node) {
-		if (!seg->gone && !memcmp(seg->uuid, uuid, 16)) {
+		if (!seg->gone && (any || !memcmp(seg->uuid, uuid, 16))) {
 			kref_get(&seg->ref);
 			found = seg;
 			break;
@@ -579,6 +652,8 @@ static long xipmap_ioc_attach(void __user *argp)
 		fd = PTR_ERR(file);
 		goto out_put;
 	}
+	/* pread() only: the handle has no file position worth seeking. */
+	file->f_mode |= FMODE_PREAD;
 	arg.seg_fd = fd;
 	arg.size = seg->npages << PAGE_SHIFT;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {

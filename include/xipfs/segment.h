@@ -45,4 +45,14 @@ size_t xipfs_segment_size(const struct xipfs_segment *seg);
 int xipfs_segment_fd(const struct xipfs_segment *seg);
 void xipfs_segment_close(struct xipfs_segment *seg);
 
+/*
+ * Inside a guest: map the xipfs segment shared as a QEMU ivshmem-plain
+ * device, found through the xipmap helper by its superblock UUID (@uuid in
+ * the usual 36-character form, or "" for the first one the helper bound).
+ * Reads go through the segment's own frames; only page 0 is a private copy.
+ */
+int xipfs_segment_ivshmem(const char *uuid, struct xipfs_segment **out);
+/* The xipmap segment handle of an ivshmem segment, else -1. */
+int xipfs_segment_handle(const struct xipfs_segment *seg);
+
 #endif

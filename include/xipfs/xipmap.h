@@ -9,9 +9,11 @@
  *   XIPMAP_IOC_ATTACH   attach a segment: a sealed memfd, a /dev/shm file
  *                       (denied write access while attached) or, inside a
  *                       guest, an ivshmem-plain BAR found by the UUID in its
- *                       xipfs superblock.  Returns a segment fd; closing it
- *                       drops the caller's reference (files created from
- *                       it keep the segment alive).
+ *                       xipfs superblock (all zeros: the first one bound).
+ *                       Returns a segment fd; closing it drops the caller's
+ *                       reference (files created from it keep the segment
+ *                       alive).  pread() on it reads the raw segment,
+ *                       superblock included.
  *   XIPMAP_IOC_CREATE   create a read-only regular backing file whose
  *                       page i is segment page pages[i].  Returns an
  *                       O_RDONLY fd fit for FUSE passthrough, read, splice

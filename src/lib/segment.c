@@ -7,6 +7,8 @@
  * writable mapping can exist.  A private segment is a memfd sealed with
  * F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, which nobody can undo.
  */
+#include <ctype.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -22,11 +24,13 @@
 
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
+#include "xipfs/xipmap.h"
 
 struct xipfs_segment {
 	int fd;
 	void *base;
 	size_t size;
+	int handle;		/* ivshmem: the xipmap segment handle, else -1 */
 };
 
 int xipfs_segment_name_ok(const char *name)
@@ -65,6 +69,7 @@ static int seg_map(int fd, struct xipfs_segment **out)
 		return err;
 	}
 	s->fd = fd;
+	s->handle = -1;
 	*out = s;
 	return 0;
 }
@@ -336,5 +341,128 @@ void xipfs_segment_close(struct xipfs_segment *seg)
 		return;
 	munmap(seg->base, seg->size);
 	close(seg->fd);
+	if (seg->handle >= 0)
+		close(seg->handle);
 	free(seg);
+}
+
+int xipfs_segment_handle(const struct xipfs_segment *seg)
+{
+	return seg->handle;
+}
+
+/*
+ * "UUID" in its 36-character form, or "" for none: 16 bytes, zeros for
+ * none (the helper then takes the first segment it bound).
+ */
+static int parse_uuid(const char *str, uint8_t uuid[16])
+{
+	int i = 0;
+
+	memset(uuid, 0, 16);
+	for (const char *p = str; *p; p++) {
+		int hi, lo;
+
+		if (*p == '-')
+			continue;
+		if (i == 16 || sscanf(p, "%1x%1x", &hi, &lo) != 2 ||
+		    !isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+			return -EINVAL;
+		uuid[i++] = (uint8_t)(hi << 4 | lo);
+		p++;
+	}
+	return i == 0 || i == 16 ? 0 : -EINVAL;
+}
+
+int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
+{
+	struct xipmap_attach at = { .kind = XIPMAP_SEG_IVSHMEM };
+	struct xipfs_super sb;
+	struct xipmap_create cr = { 0 };
+	struct xipfs_segment *s = NULL;
+	uint64_t *pages = NULL;
+	long kps = sysconf(_SC_PAGESIZE);
+	int dev, err;
+	void *m;
+
+	if (parse_uuid(uuid_str, at.uuid)) {
+		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: not a UUID", uuid_str);
+		return -EINVAL;
+	}
+	dev = open(XIPMAP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: %s (ivshmem segments need the xipmap helper: modprobe xipmap)",
+			  XIPMAP_DEVICE, strerror(errno));
+		return err;
+	}
+	if (ioctl(dev, XIPMAP_IOC_ATTACH, &at) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, errno == ENOENT ?
+			  "ivshmem:%s: no ivshmem-plain device holds such an xipfs segment" :
+			  "ivshmem:%s: attach: %s", uuid_str, strerror(errno));
+		goto out_dev;
+	}
+	err = -EUCLEAN;
+	if (pread(at.seg_fd, &sb, sizeof(sb), 0) != (ssize_t)sizeof(sb) ||
+	    memcmp(sb.s_magic, XIPFS_MAGIC_STR, 8) ||
+	    le64toh(sb.s_size) < (uint64_t)kps || le64toh(sb.s_size) > at.size ||
+	    le64toh(sb.s_size) % (uint64_t)kps ||
+	    le64toh(sb.s_size) / kps > XIPMAP_MAX_PAGES) {
+		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: superblock at offset 0: no xipfs image of a usable size",
+			  uuid_str);
+		goto out_handle;
+	}
+	/*
+	 * Map the image through a backing file of the whole segment.  Index
+	 * 0 is a hole by the helper's rules, so page 0 (the superblock) is
+	 * written into our private copy of that page; every other page is
+	 * the segment's own frame.
+	 */
+	cr.seg_fd = at.seg_fd;
+	cr.size = le64toh(sb.s_size);
+	cr.count = cr.size / kps;
+	pages = malloc(cr.count * sizeof(*pages));
+	err = -ENOMEM;
+	if (!pages)
+		goto out_handle;
+	for (uint64_t i = 0; i < cr.count; i++)
+		pages[i] = i;
+	cr.pages = (uintptr_t)pages;
+	if (ioctl(dev, XIPMAP_IOC_CREATE, &cr) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: create: %s", uuid_str, strerror(errno));
+		goto out_pages;
+	}
+	m = mmap(NULL, cr.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, cr.fd, 0);
+	if (m == MAP_FAILED ||
+	    pread(at.seg_fd, m, kps, 0) != kps || mprotect(m, cr.size, PROT_READ) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: map: %s", uuid_str, strerror(errno));
+		if (m != MAP_FAILED)
+			munmap(m, cr.size);
+		close(cr.fd);
+		goto out_pages;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		err = -ENOMEM;
+		munmap(m, cr.size);
+		close(cr.fd);
+		goto out_pages;
+	}
+	s->base = m;
+	s->size = cr.size;
+	s->fd = cr.fd;
+	s->handle = at.seg_fd;
+	*out = s;
+	err = 0;
+out_pages:
+	free(pages);
+out_handle:
+	if (err)
+		close(at.seg_fd);
+out_dev:
+	close(dev);
+	return err;
 }

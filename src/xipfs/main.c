@@ -62,8 +62,9 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: xipfs [options] SOURCE MOUNTPOINT\n"
 "Mount an xipfs image read-only.  SOURCE is an image file (copied into a\n"
-"private sealed memory segment) or seg:NAME, a segment loaded with\n"
-"'xipfsctl load IMAGE NAME'.\n"
+"private sealed memory segment), seg:NAME, a segment loaded with\n"
+"'xipfsctl load IMAGE NAME', or, inside a virtual machine, ivshmem[:UUID],\n"
+"a segment the host shares as an ivshmem-plain device (needs xipmap.ko).\n"
 "\n"
 "xipfs options:\n"
 "    -o xip=auto|on|off     map files straight from the segment (needs the\n"
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct statx stx;
 	struct stat st;
-	char why[256], *mopts = NULL;
+	char *mopts = NULL;
 	int err, ret = 1;
 
 	xipfs_set_log(log_line, NULL);
@@ -146,22 +147,27 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	err = strncmp(conf.source, "seg:", 4) ? xipfs_segment_memfd(conf.source, &xs.seg)
-					      : xipfs_segment_open(conf.source + 4, &xs.seg);
+	xs.xip_dev = xs.xip_seg = -1;
+	if (!strncmp(conf.source, "seg:", 4))
+		err = xipfs_segment_open(conf.source + 4, &xs.seg);
+	else if (!strcmp(conf.source, "ivshmem") || !strncmp(conf.source, "ivshmem:", 8))
+		err = xipfs_segment_ivshmem(conf.source[7] ? conf.source + 8 : "", &xs.seg);
+	else
+		err = xipfs_segment_memfd(conf.source, &xs.seg);
 	if (err)
 		goto out;	/* libxipfs said why */
 	/* The segment is checked exactly like an image file. */
 	if (xipfs_open_mem(xipfs_segment_base(xs.seg), xipfs_segment_size(xs.seg),
 			   conf.source, 0, &xs.img))
 		goto out;
-	if (xs.xip != XIP_OFF && xip_check(&xs, why, sizeof(why))) {
-		if (xs.xip == XIP_ON) {
-			fprintf(stderr, "xipfs: -o xip=on: XIP is not available: %s\n", why);
-			goto out;
-		}
-		xs.xip = XIP_OFF;
-		if (opts.foreground || opts.debug)
-			fprintf(stderr, "xipfs: serving reads through FUSE: %s\n", why);
+	/* The reason is logged once the connection is up (xip_init()). */
+	if (xs.xip == XIP_OFF)
+		snprintf(xs.xip_why, sizeof(xs.xip_why), "-o xip=off");
+	else if (xip_check(&xs, xs.xip_why, sizeof(xs.xip_why)) == 0)
+		xs.xip_ok = true;
+	else if (xs.xip == XIP_ON) {
+		fprintf(stderr, "xipfs: -o xip=on: XIP is not available: %s\n", xs.xip_why);
+		goto out;
 	}
 
 	/* fsname=SOURCE, with ',' and '\\' escaped as fuse_opt expects. */
@@ -187,6 +193,7 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &xipfs_ops, sizeof(xipfs_ops), &xs);
 	if (!se)
 		goto out;
+	xs.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint)) {
@@ -212,7 +219,7 @@ int main(int argc, char **argv)
 		ret = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	ret = ret ? 1 : 0;
+	ret = ret || xs.xip_failed ? 1 : 0;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -221,6 +228,10 @@ out_session:
 out:
 	xipfs_close(xs.img);
 	xipfs_segment_close(xs.seg);
+	if (xs.xip_seg >= 0)
+		close(xs.xip_seg);
+	if (xs.xip_dev >= 0)
+		close(xs.xip_dev);
 	free(opts.mountpoint);
 	free(conf.source);
 	free(conf.xip);

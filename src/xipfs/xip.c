@@ -1,45 +1,323 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The XIP path: with libfuse >= 3.17 (passthrough) and the xipmap.ko
- * helper, every regular file is opened through a backing file whose
- * mapping is the segment's own page frames.  This build decides only
- * whether XIP can be used and says why not; the helper (/dev/xipmap) is
- * not part of this release yet, so every open is served by FUSE reads.
+ * The XIP path: with libfuse >= 3.17 (FUSE passthrough) and the xipmap.ko
+ * helper, every open of a regular file is answered with a backing file
+ * whose page i is the segment page holding the file's page i.  The kernel
+ * then serves read, splice and mmap of the FUSE file from that backing
+ * file, so mappings reach the segment's own frames: one physical copy for
+ * every process, every mount of the segment and every guest sharing it.
+ *
+ * One backing file serves every open of an inode, and every inode with the
+ * same extent list (mkxipfs stores identical files' extents once): the
+ * kernel insists that all passthrough opens of an inode use one backing
+ * file, and sharing it keeps one set of frames per content.  The backing
+ * id is registered at the first open and closed at the last release; open
+ * files and mappings hold their own references in the kernel, so nothing
+ * the daemon does later (even dying) can pull a page from under them.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "xipfs/xipfs.h"
+#include "xipfs/segment.h"
+#include "xipfs/xipmap.h"
 #include "daemon.h"
 
-int xip_check(struct xipfs_state *s, char *why, size_t len)
+#ifdef HAVE_FUSE_PASSTHROUGH_OPEN
+
+/* A backing file registered with the kernel, shared by identical files. */
+struct xip_backing {
+	struct xip_backing *next;
+	uint64_t offset;	/* the extent list: first index, count, size */
+	uint32_t count;
+	uint64_t size;
+	int backing_id;
+	unsigned int opens;
+};
+
+static pthread_mutex_t xip_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xip_backing **xip_table;
+static size_t xip_buckets, xip_entries;
+
+static size_t xip_hash(uint64_t offset, uint32_t count, uint64_t size)
 {
-#ifndef HAVE_FUSE_PASSTHROUGH_OPEN
-	snprintf(why, len, "xipfs was built without FUSE passthrough (needs libfuse >= 3.17)");
-	return -ENOTSUP;
-#else
-	if (access("/dev/xipmap", R_OK | W_OK) < 0) {
-		snprintf(why, len, "the xipmap kernel helper is not loaded (/dev/xipmap: %m)");
-		return -ENOTSUP;
+	uint64_t h = offset * 0x9e3779b97f4a7c15ULL ^ (count + size * 0xff51afd7ed558ccdULL);
+
+	return (size_t)(h ^ h >> 29) & (xip_buckets - 1);
+}
+
+/* Double the table when it holds more entries than buckets. */
+static void xip_grow(void)
+{
+	size_t nb = xip_buckets ? xip_buckets * 2 : 256, old = xip_buckets;
+	struct xip_backing **nt = calloc(nb, sizeof(*nt)), **ot = xip_table;
+
+	if (!nt)
+		return;		/* keep the old table: longer chains, still right */
+	xip_table = nt;
+	xip_buckets = nb;
+	for (size_t i = 0; i < old; i++) {
+		for (struct xip_backing *b = ot[i], *n; b; b = n) {
+			size_t h = xip_hash(b->offset, b->count, b->size);
+
+			n = b->next;
+			b->next = nt[h];
+			nt[h] = b;
+		}
 	}
-	snprintf(why, len, "this xipfs release cannot drive the xipmap helper yet");
-	return -ENOTSUP;
-#endif
+	free(ot);
 }
 
-void xip_init(struct xipfs_state *s, struct fuse_conn_info *conn)
+static struct xip_backing **xip_find(const struct xipfs_ino *ino)
 {
-	s->xip_active = false;
+	struct xip_backing **pp = &xip_table[xip_hash(ino->offset, ino->count, ino->size)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->offset == ino->offset && (*pp)->count == ino->count &&
+		    (*pp)->size == ino->size)
+			return pp;
+	}
+	return pp;
 }
 
-bool xip_open(struct xipfs_state *s, fuse_req_t req, const struct xipfs_ino *ino,
-	      struct fuse_file_info *fi)
+/*
+ * Make the backing file of @ino: kernel page k of the file is the segment's
+ * kernel page pages[k], XIPMAP_HOLE for a hole.  Returns its fd or -errno.
+ */
+static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 {
-	return false;
+	uint64_t kps = s->xip_page_size, per = xipfs_page_size(s->img) / kps;
+	struct xipmap_create cr = { .seg_fd = s->xip_seg, .size = ino->size };
+	uint64_t *pages;
+	int err = 0;
+
+	cr.count = (ino->size + kps - 1) / kps;
+	if (cr.count > s->xip_max_pages)
+		return -EFBIG;
+	pages = calloc(cr.count, sizeof(*pages));
+	if (!pages)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ino->count && !err; i++) {
+		struct xipfs_extent_info e;
+
+		err = xipfs_extent(s->img, ino, i, &e);
+		for (uint64_t j = 0; !err && j < (uint64_t)e.count * per; j++) {
+			uint64_t k = e.lpage * per + j;
+
+			/* The tail of the last image page may lie past EOF. */
+			if (k < cr.count)
+				pages[k] = (uint64_t)e.page * per + j;
+		}
+	}
+	if (!err) {
+		cr.pages = (uintptr_t)pages;
+		err = ioctl(s->xip_dev, XIPMAP_IOC_CREATE, &cr) < 0 ? -errno : cr.fd;
+	}
+	free(pages);
+	return err;
+}
+
+int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
+	     struct fuse_file_info *fi)
+{
+	const struct xipfs_ino *ino = &of->ino;
+	struct xip_backing **pp, *b;
+	int fd, err = 0;
+
+	/* Empty files have no pages to map: FUSE serves them (no reads). */
+	if (!s->xip_active || ino->size == 0)
+		return 0;
+	pthread_mutex_lock(&xip_lock);
+	if (xip_entries >= xip_buckets)
+		xip_grow();
+	pp = xip_find(ino);
+	b = *pp;
+	if (!b) {
+		fd = xip_create(s, ino);
+		if (fd < 0) {
+			err = fd;
+			goto out_unlock;
+		}
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			close(fd);
+			err = -ENOMEM;
+			goto out_unlock;
+		}
+		b->backing_id = fuse_passthrough_open(req, fd);
+		/* The kernel holds its own reference to the file now. */
+		close(fd);
+		if (b->backing_id <= 0) {
+			err = -EIO;
+			free(b);
+			goto out_unlock;
+		}
+		b->offset = ino->offset;
+		b->count = ino->count;
+		b->size = ino->size;
+		*pp = b;
+		xip_entries++;
+	}
+	b->opens++;
+	of->backing_id = b->backing_id;
+	fi->backing_id = b->backing_id;
+	fi->keep_cache = 0;	/* the kernel refuses it with a backing file */
+	fi->direct_io = 0;
+out_unlock:
+	pthread_mutex_unlock(&xip_lock);
+	if (err == -EUCLEAN)
+		return -EIO;	/* libxipfs logged the damage */
+	if (err) {
+		/* A file the helper cannot map (too big, ...) is still readable. */
+		xipfs_log(XIPFS_LOG_WARN, "inode %u: no backing file (%s): served by FUSE reads",
+			  ino->ino, strerror(-err));
+		return 0;
+	}
+	fuse_reply_open(req, fi);
+	return 1;
 }
 
 void xip_release(struct xipfs_state *s, fuse_req_t req, fuse_ino_t n,
 		 struct fuse_file_info *fi)
 {
+	const struct xipfs_open *of = (const struct xipfs_open *)(uintptr_t)fi->fh;
+	struct xip_backing **pp, *b;
+
+	(void)n;
+	/* fi->backing_id is not carried to release: the open remembers it. */
+	if (!of || !of->backing_id)
+		return;
+	pthread_mutex_lock(&xip_lock);
+	pp = xip_find(&of->ino);
+	b = *pp;
+	if (b && b->backing_id == of->backing_id && --b->opens == 0) {
+		*pp = b->next;
+		xip_entries--;
+		fuse_passthrough_close(req, b->backing_id);
+		free(b);
+	}
+	pthread_mutex_unlock(&xip_lock);
+}
+
+int xip_check(struct xipfs_state *s, char *why, size_t len)
+{
+	struct xipmap_version v = { 0 };
+	struct xipmap_attach at = { 0 };
+	uint32_t ips = xipfs_page_size(s->img);
+	int handle = xipfs_segment_handle(s->seg);
+
+	s->xip_dev = open(XIPMAP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (s->xip_dev < 0) {
+		snprintf(why, len, "the xipmap kernel helper is not loaded (%s: %s)",
+			 XIPMAP_DEVICE, strerror(errno));
+		return -ENOTSUP;
+	}
+	if (ioctl(s->xip_dev, XIPMAP_IOC_VERSION, &v) < 0 || v.version != XIPMAP_API_VERSION) {
+		snprintf(why, len, "%s speaks API version %u, this xipfs needs %u",
+			 XIPMAP_DEVICE, v.version, XIPMAP_API_VERSION);
+		goto out_dev;
+	}
+	if (!v.page_size || ips % v.page_size) {
+		snprintf(why, len, "image page size %u is not a multiple of the kernel's %u",
+			 ips, v.page_size);
+		goto out_dev;
+	}
+	s->xip_page_size = v.page_size;
+	s->xip_max_pages = v.max_pages;
+	if (handle >= 0) {
+		/* An ivshmem segment: the handle came with the mapping. */
+		s->xip_seg = dup(handle);
+		if (s->xip_seg < 0) {
+			snprintf(why, len, "dup: %s", strerror(errno));
+			goto out_dev;
+		}
+		return 0;
+	}
+	at.kind = XIPMAP_SEG_FD;
+	at.fd = xipfs_segment_fd(s->seg);
+	if (ioctl(s->xip_dev, XIPMAP_IOC_ATTACH, &at) < 0) {
+		snprintf(why, len, "the xipmap helper refused the segment: %s", strerror(errno));
+		goto out_dev;
+	}
+	s->xip_seg = at.seg_fd;
+	return 0;
+
+out_dev:
+	close(s->xip_dev);
+	s->xip_dev = -1;
+	return -ENOTSUP;
+}
+
+void xip_init(struct xipfs_state *s, struct fuse_conn_info *conn)
+{
+	s->xip_active = false;
+	if (!s->xip_ok) {
+		xip_give_up(s, s->xip_why);
+		return;
+	}
+	if (!(conn->capable & FUSE_CAP_PASSTHROUGH)) {
+		xip_give_up(s, "the kernel offers no FUSE passthrough (needs Linux >= 6.9 with CONFIG_FUSE_PASSTHROUGH)");
+		return;
+	}
+	if (conn->want & FUSE_CAP_WRITEBACK_CACHE) {
+		xip_give_up(s, "FUSE passthrough excludes the writeback cache");
+		return;
+	}
+	conn->want |= FUSE_CAP_PASSTHROUGH;
+	s->xip_active = true;
+	xipfs_log(XIPFS_LOG_INFO, "XIP: files map the segment's frames (xipmap helper, FUSE passthrough)");
+}
+
+#else /* !HAVE_FUSE_PASSTHROUGH_OPEN */
+
+int xip_check(struct xipfs_state *s, char *why, size_t len)
+{
+	(void)s;
+	snprintf(why, len, "xipfs was built without FUSE passthrough (needs libfuse >= 3.17)");
+	return -ENOTSUP;
+}
+
+void xip_init(struct xipfs_state *s, struct fuse_conn_info *conn)
+{
+	(void)conn;
+	s->xip_active = false;
+	xip_give_up(s, s->xip_why);
+}
+
+int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
+	     struct fuse_file_info *fi)
+{
+	(void)s, (void)req, (void)of, (void)fi;
+	return 0;
+}
+
+void xip_release(struct xipfs_state *s, fuse_req_t req, fuse_ino_t n,
+		 struct fuse_file_info *fi)
+{
+	(void)s, (void)req, (void)n, (void)fi;
+}
+
+#endif
+
+/*
+ * XIP was wanted but the connection cannot give it: with xip=auto say so
+ * once and serve reads through FUSE; with xip=on end the session, so the
+ * mount goes away and the daemon exits non-zero with the reason logged.
+ */
+void xip_give_up(struct xipfs_state *s, const char *why)
+{
+	if (s->xip == XIP_ON) {
+		xipfs_log(XIPFS_LOG_ERR, "-o xip=on: XIP is not available: %s", why);
+		s->xip_failed = true;
+		fuse_session_exit(s->se);
+		return;
+	}
+	xipfs_log(XIPFS_LOG_INFO, "serving reads through FUSE: %s", why);
 }

@@ -277,6 +277,7 @@ static void xipfs_op_releasedir(fuse_req_t req, fuse_ino_t n, struct fuse_file_i
 
 static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
+	struct xipfs_open *of;
 	struct xipfs_ino *ino;
 	int err;
 
@@ -284,23 +285,30 @@ static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *f
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	ino = malloc(sizeof(*ino));
-	if (!ino) {
+	of = calloc(1, sizeof(*of));
+	if (!of) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	ino = &of->ino;
 	err = get_ino(req, n, ino);
 	if (!err && !S_ISREG(ino->mode))
 		err = EINVAL;
 	if (err) {
-		free(ino);
+		free(of);
 		fuse_reply_err(req, err);
 		return;
 	}
 	/* The decoded inode lives as long as the open file: reads skip it. */
-	fi->fh = (uintptr_t)ino;
-	if (xip_open(state(req), req, ino, fi))
+	fi->fh = (uintptr_t)of;
+	err = xip_open(state(req), req, of, fi);
+	if (err > 0)
 		return;
+	if (err < 0) {
+		free(of);
+		fuse_reply_err(req, -err);
+		return;
+	}
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
