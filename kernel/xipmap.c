@@ -13,12 +13,13 @@
  * Frames with a struct page (shmem) are returned from ->fault in vmf->page:
  * ordinary refcounted PTEs, so COW, GUP and ptrace behave as for any file.
  * BAR frames have no struct page and are inserted as special PTEs
- * (VM_MIXEDMAP); private write faults copy them through a temporary page, and
- * ->access serves ptrace reads.  Known limit: GUP (process_vm_readv,
- * O_DIRECT from such a buffer) fails on special PTEs, and a debugger write
- * to an already mapped BAR page of a private mapping copies from the
- * debugger's own address space (the core COW path for special PTEs copies
- * through the current mm).
+ * (VM_MIXEDMAP); private write faults copy them through a temporary page.
+ * Such mappings are also VM_IO, so GUP refuses them and ptrace and
+ * /proc/PID/mem go through ->access, which reads the segment or the
+ * process's own COW copies and makes a private copy for a debugger's
+ * write (breakpoints).  Known limit: whatever needs GUP on these mappings
+ * (process_vm_readv, O_DIRECT from such a buffer) fails with EFAULT, and
+ * core dumps leave VM_IO mappings out.
  *
  * The list's invariants are checked once at creation (every index below the
  * segment's page count) and again at every fault and read, so no caller
@@ -33,6 +34,7 @@
  *   default, never makes them).
  * - ptrace writes (breakpoints) into private mappings of shmem segments
  *   COW as for any file; see above for BAR segments.
+ * - ->access needs follow_pfnmap_start(): Linux 6.12 or later.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -372,7 +374,78 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-/* ptrace and /proc/PID/mem on BAR pages (special PTEs defeat GUP). */
+/*
+ * The page a BAR-backed mapping holds at @addr, if it is an ordinary page
+ * of the process's own (a COW copy, or one made by xipmap_access_cow()),
+ * with a reference; NULL if it maps the segment (a special PTE, or our
+ * zero page for a hole) or nothing yet.
+ */
+static struct page *xipmap_private_page(struct vm_area_struct *vma,
+					unsigned long addr)
+{
+	struct follow_pfnmap_args args = { .vma = vma, .address = addr };
+	struct page *page = NULL;
+
+	if (follow_pfnmap_start(&args))
+		return NULL;
+	if (!args.special && pfn_valid(args.pfn)) {
+		page = pfn_to_page(args.pfn);
+		if (page == xipmap_zero_page)
+			page = NULL;
+		else
+			get_page(page);
+	}
+	follow_pfnmap_end(&args);
+	return page;
+}
+
+/*
+ * A debugger's write (a breakpoint) into a private mapping of a segment
+ * frame: give the process its own copy of the page with the write in it,
+ * as a COW fault would.  The core's COW of a special PTE cannot do this
+ * for another process (it copies through the current mm).  Called with
+ * the target's mmap lock held for read, like a fault.
+ */
+static int xipmap_access_cow(struct vm_area_struct *vma, unsigned long addr,
+			     s64 idx, void *buf, int len)
+{
+	struct xipmap_seg *seg = xipmap_xi(file_inode(vma->vm_file))->seg;
+	unsigned long base = addr & PAGE_MASK;
+	struct page *page;
+	int err = 0;
+
+	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE))
+		return -EPERM;
+	page = alloc_page(GFP_HIGHUSER);
+	if (!page)
+		return -ENOMEM;
+	if (idx == 0) {
+		clear_highpage(page);
+	} else {
+		down_read(&seg->lock);
+		if (seg->gone)
+			err = -EIO;
+		else
+			memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
+				       PAGE_SIZE);
+		up_read(&seg->lock);
+	}
+	if (!err) {
+		memcpy_to_page(page, offset_in_page(addr), buf, len);
+		zap_page_range_single(vma, base, PAGE_SIZE, NULL);
+		/* -EBUSY if the process faulted the page in meanwhile. */
+		err = vm_insert_page(vma, base, page);
+	}
+	put_page(page);		/* the mapping holds its own reference */
+	return err ? err : len;
+}
+
+/*
+ * ptrace and /proc/PID/mem.  BAR mappings are VM_IO, so GUP refuses them
+ * and every such access lands here: the process's own pages (COW copies)
+ * are read and written in place; segment frames are read from the
+ * segment, and a write to one makes a private copy first.
+ */
 static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 			 void *buf, int len, int write)
 {
@@ -381,21 +454,33 @@ static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 	unsigned long off = addr - vma->vm_start;
 	pgoff_t pgoff = vma->vm_pgoff + (off >> PAGE_SHIFT);
 	size_t poff = offset_in_page(addr);
+	struct page *page;
 	s64 idx;
 
-	if (write)
-		return -EPERM;
 	len = min_t(size_t, len, PAGE_SIZE - poff);
+	if (seg->kind == XIPMAP_KIND_BAR) {
+		page = xipmap_private_page(vma, addr);
+		if (page) {
+			if (write)
+				memcpy_to_page(page, poff, buf, len);
+			else
+				memcpy_from_page(buf, page, poff, len);
+			put_page(page);
+			return len;
+		}
+	}
 	idx = xipmap_lookup(xi, pgoff);
 	if (idx < 0)
 		return -EIO;
+	if (write)
+		return seg->kind == XIPMAP_KIND_BAR ?
+			xipmap_access_cow(vma, addr, idx, buf, len) : -EPERM;
 	if (idx == 0) {
 		memset(buf, 0, len);
 		return len;
 	}
 	if (seg->kind == XIPMAP_KIND_SHMEM) {
-		struct page *page = xipmap_shmem_page(seg, idx);
-
+		page = xipmap_shmem_page(seg, idx);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
 		memcpy_from_page(buf, page, poff, len);
@@ -430,8 +515,13 @@ static int xipmap_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE))
 		vm_flags_clear(vma, VM_MAYWRITE);
 	vm_flags_set(vma, VM_DONTEXPAND);
+	/*
+	 * VM_IO: GUP must not try to COW a special PTE (the core would copy
+	 * the page through the wrong mm for ptrace); it fails instead, and
+	 * ptrace goes through xipmap_access().
+	 */
 	if (xi->seg->kind == XIPMAP_KIND_BAR)
-		vm_flags_set(vma, VM_MIXEDMAP);
+		vm_flags_set(vma, VM_MIXEDMAP | VM_IO);
 	vma->vm_ops = &xipmap_vm_ops;
 	return 0;
 }

@@ -10,7 +10,8 @@
 #      replayed, each fuzz target run briefly, the planted-crash check).
 #   6. passthrough: built against libfuse 3.17 (Debian 13 source, built by
 #      contrib/build-libfuse.sh) so the FUSE passthrough/XIP path is compiled
-#      in; `make check` (contrib/ci-build-passthrough.sh).
+#      in; `make check` (contrib/ci-build-passthrough.sh), including the
+#      QEMU guest tests (tests/vm: xipmap.ko and the daemon's XIP path).
 # Logs of failed tests are printed.  Exit status: 0 only if every stage passed.
 # Set XIPFS_STAGES to a subset of "plain asan distcheck fuzz passthrough" to run fewer.
 set -euo pipefail
@@ -32,8 +33,8 @@ contrib/install-deps.sh
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 failed=()
-# The QEMU guest tests (tests/vm) exercise the kernel helper, not the build
-# flavour: they run in the plain stage only, which keeps the run short.
+# The QEMU guest tests (tests/vm) need the passthrough build (the XIP path)
+# and run in that stage only, which keeps the run short.
 novm="VM_TESTS="
 show_logs() {
 	find "$1" -name '*.log' -path '*tests*' -newer "$1/config.status" \
@@ -56,7 +57,7 @@ stage() {
 for s in $stages; do
 	case $s in
 	plain)
-		stage plain ;;
+		MAKEFLAGS="$novm" stage plain ;;
 	asan)
 		MAKEFLAGS="$novm" stage asan --enable-asan --enable-ubsan ;;
 	distcheck)
@@ -72,7 +73,7 @@ for s in $stages; do
 			make -s -j"$jobs" && make -s fuzz-smoke) || failed+=(fuzz) ;;
 	passthrough)
 		echo "=== stage passthrough"
-		MAKEFLAGS="$novm" contrib/ci-build-passthrough.sh "$build/passthrough" --enable-werror ||
+		contrib/ci-build-passthrough.sh "$build/passthrough" --enable-werror ||
 			{ show_logs "$build/passthrough" || true; failed+=(passthrough); } ;;
 	*)
 		echo "run-all.sh: unknown stage '$s'" >&2; exit 2 ;;

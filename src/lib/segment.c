@@ -374,6 +374,29 @@ static int parse_uuid(const char *str, uint8_t uuid[16])
 	return i == 0 || i == 16 ? 0 : -EINVAL;
 }
 
+/*
+ * BAR frames have no struct page, so the kernel cannot pin them (GUP):
+ * writev() or vmsplice() of bytes straight from the mapping to /dev/fuse
+ * would fail.  The metadata (names, symlink targets, xattr values the
+ * daemon replies with) is therefore copied into private pages by writing
+ * each page once; file data goes to FUSE by splice from the segment's
+ * file instead (see the daemon).  The bounds are checked again, fully, by
+ * xipfs_open_mem().
+ */
+static void own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_t size,
+			 long kps)
+{
+	uint64_t off = le64toh(sb->s_meta_offset), len = le64toh(sb->s_meta_size);
+
+	if (off % kps || off > size || len > size - off)
+		return;
+	for (uint64_t p = off; p < off + len; p += kps) {
+		volatile unsigned char *b = m + p;
+
+		*b = *b;
+	}
+}
+
 int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 {
 	struct xipmap_attach at = { .kind = XIPMAP_SEG_IVSHMEM };
@@ -435,10 +458,15 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 		goto out_pages;
 	}
 	m = mmap(NULL, cr.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, cr.fd, 0);
-	if (m == MAP_FAILED ||
-	    pread(at.seg_fd, m, kps, 0) != kps || mprotect(m, cr.size, PROT_READ) < 0) {
+	err = m == MAP_FAILED ? -errno : 0;
+	if (!err && pread(at.seg_fd, m, kps, 0) != kps)
+		err = -EIO;
+	if (!err)
+		own_metadata(m, &sb, cr.size, kps);
+	if (!err && mprotect(m, cr.size, PROT_READ) < 0)
 		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: map: %s", uuid_str, strerror(errno));
+	if (err) {
+		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: map: %s", uuid_str, strerror(-err));
 		if (m != MAP_FAILED)
 			munmap(m, cr.size);
 		close(cr.fd);

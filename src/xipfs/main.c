@@ -125,6 +125,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	xs.splice_read = conf.read && !strcmp(conf.read, "splice");
+	/* ivshmem frames cannot be pinned: FUSE reads splice from its file. */
+	if (!strcmp(conf.source, "ivshmem") || !strncmp(conf.source, "ivshmem:", 8))
+		xs.splice_read = true;
 	if (stat(opts.mountpoint, &st) < 0) {
 		fprintf(stderr, "xipfs: mountpoint %s: %s\n", opts.mountpoint, strerror(errno));
 		goto out;
