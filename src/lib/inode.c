@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Inodes, directories, symlinks and path lookup. */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -143,17 +144,28 @@ int xipfs_dir_entry(const struct xipfs_image *img, const struct xipfs_ino *dir,
 	out->type = p[9];
 	if (out->ino < 1 || out->ino > img->inode_count)
 		return xipfs_corrupt(img, "dirent", off,
-				     "entry names inode %u of %u", out->ino,
-				     img->inode_count);
-	if (out->namelen < 1 ||
-	    !xipfs_within(name, out->namelen, 0, img->names_size))
+				     "directory %u entry %u names inode %u of %u",
+				     dir->ino, index, out->ino, img->inode_count);
+	if (out->namelen < 1)
 		return xipfs_corrupt(img, "dirent", off,
-				     "name outside the names table");
+				     "directory %u entry %u has an empty name",
+				     dir->ino, index);
+	if (!xipfs_within(name, out->namelen, 0, img->names_size))
+		return xipfs_corrupt(img, "dirent", off,
+				     "directory %u entry %u: name outside the names table",
+				     dir->ino, index);
 	out->name = (const char *)img->base + img->names_off + name;
 	if (memchr(out->name, '/', out->namelen) ||
 	    memchr(out->name, '\0', out->namelen))
 		return xipfs_corrupt(img, "dirent", off,
-				     "name contains '/' or NUL");
+				     "directory %u entry %u: name contains '/' or NUL",
+				     dir->ino, index);
+	/* "." and ".." are never stored: a reader following them would loop. */
+	if (out->name[0] == '.' &&
+	    (out->namelen == 1 || (out->namelen == 2 && out->name[1] == '.')))
+		return xipfs_corrupt(img, "dirent", off,
+				     "directory %u entry %u is named \"%.*s\"",
+				     dir->ino, index, out->namelen, out->name);
 	return 0;
 }
 
@@ -185,11 +197,22 @@ int xipfs_dir_lookup(const struct xipfs_image *img, const struct xipfs_ino *dir,
 	return -ENOENT;
 }
 
+/*
+ * ".." is resolved lexically, through the directories walked so far (the
+ * image stores no parent links); that is also the physical parent, since
+ * intermediate symlinks are refused.  ".." at the root stays at the root.
+ */
 int xipfs_path_lookup(const struct xipfs_image *img, const char *path,
 		      struct xipfs_ino *out)
 {
-	int err = xipfs_inode_get(img, XIPFS_ROOT_INO, out);
+	/* Each stacked component took at least two bytes ("x/"). */
+	uint32_t *up = malloc((strlen(path) / 2 + 1) * sizeof(*up));
+	size_t depth = 0;
+	int err;
 
+	if (!up)
+		return -ENOMEM;
+	err = xipfs_inode_get(img, XIPFS_ROOT_INO, out);
 	while (!err && *path) {
 		struct xipfs_entry e;
 		size_t len;
@@ -199,11 +222,17 @@ int xipfs_path_lookup(const struct xipfs_image *img, const char *path,
 		len = strcspn(path, "/");
 		if (!len)
 			break;
-		if (!S_ISDIR(out->mode))
-			return -ENOTDIR;
-		if (!(len == 1 && path[0] == '.')) {
+		if (!S_ISDIR(out->mode)) {
+			err = -ENOTDIR;
+			break;
+		}
+		if (len == 2 && path[0] == '.' && path[1] == '.') {
+			if (depth)
+				err = xipfs_inode_get(img, up[--depth], out);
+		} else if (!(len == 1 && path[0] == '.')) {
 			err = xipfs_dir_lookup(img, out, path, len, &e);
 			if (!err) {
+				up[depth++] = out->ino;
 				err = xipfs_inode_get(img, e.ino, out);
 				if (err == -ENOENT)
 					err = -EUCLEAN;
@@ -211,6 +240,7 @@ int xipfs_path_lookup(const struct xipfs_image *img, const char *path,
 		}
 		path += len;
 	}
+	free(up);
 	return err;
 }
 
