@@ -5,7 +5,9 @@
 # -o xip=on (A, B) and once with -o xip=off (C, the control: FUSE reads).
 #  1. Same frame: a page of libc mapped by two processes through A and by
 #     one through B is the segment's own frame (BAR 2 + image page, from
-#     /proc/PID/pagemap); through C it is a page-cache copy.
+#     /proc/PID/pagemap); through C it is a page-cache copy.  Likewise a
+#     mount (D) of a tmpfs segment loaded in the guest by xipfsctl maps
+#     the segment file's own page.
 #  2. Page cache: reading every file in full (sha256sum and mmap) through A
 #     leaves the guest's Cached nearly unchanged; through C it grows by the
 #     data read.  The sums equal the source tree's.
@@ -79,6 +81,15 @@ ck "two processes on mount A map the segment's frame" "[ '\$p1' = '\$want' ] && 
 ck "mount B (same segment) maps the same frame" "[ '\$p3' = '\$want' ]"
 ck "the xip=off mount maps a copy (control)" "[ -n '\$pc' ] && [ '\$pc' != '\$want' ]"
 echo >&8; exec 8>&-; wait \$hold
+# The same through a host-style segment: a tmpfs file loaded by xipfsctl.
+at=\$($XIP_PROBE imgoff $XIP_IMG $libc $off)
+$XIPFSCTL load $XIP_IMG t || fail=1
+$(xip_mount_cmd d /tmp/d xip=on seg:t)
+ps=\$($XIP_PROBE pfn /dev/shm/xipfs.t \$at | sed 's/^pfn //')
+pd=\$($XIP_PROBE pfn /tmp/d$libc $off | sed 's/^pfn //')
+pd2=\$($XIP_PROBE pfn /tmp/d$libc $off | sed 's/^pfn //')
+echo "tmpfs segment: page frame \$ps; through its mount: \$pd, \$pd2"
+ck "a mount of a tmpfs segment maps the segment file's own frame" "[ -n '\$ps' ] && [ '\$ps' != 0 ] && [ '\$pd' = '\$ps' ] && [ '\$pd2' = '\$ps' ]"
 
 echo "== 2. page cache"
 sync; echo 3 >/proc/sys/vm/drop_caches
@@ -135,8 +146,9 @@ ck "mappings outlive the daemon; new opens get ENOTCONN" "[ \$rc = 0 ]"
 umount -l /tmp/b
 ck "A still serves after B's daemon died" "cmp -s /tmp/a$py $XIP_TREE$py"
 
-umount /tmp/a; umount /tmp/c
+umount /tmp/a; umount /tmp/c; umount /tmp/d
 wait
+$XIPFSCTL unload t || fail=1
 exit \$fail
 EOF
 
