@@ -29,6 +29,18 @@ expect_mount_fail "corrupt" -- "$WORK/bad.img" "$WORK/m"
 head -c 1000 "$WORK/img" >"$WORK/short.img"
 expect_mount_fail "corrupt" -- "$WORK/short.img" "$WORK/m"
 expect_mount_fail "xip" -- "$WORK/img" "$WORK/m" -o xip=bogus
+# XIP needs the xipmap module (never loaded on a host without module
+# support) and a passthrough build: xip=on refuses to mount without them,
+# saying which is missing; ivshmem segments need the module too.
+if [ ! -e /dev/xipmap ]; then
+	if grep -q '^#define HAVE_FUSE_PASSTHROUGH_OPEN 1' "$top_builddir/config.h"; then
+		why="xipmap kernel helper is not loaded"
+	else
+		why="built without FUSE passthrough"
+	fi
+	expect_mount_fail "xip=on: XIP is not available: .*$why" -- "$WORK/img" "$WORK/m" -o xip=on
+	expect_mount_fail "/dev/xipmap: No such file" -- ivshmem "$WORK/m"
+fi
 "$XIPFS" --help | grep -q "seg:NAME" || fail "--help"
 
 # Kill the daemon: users get ENOTCONN, fusermount3 -u cleans up.
