@@ -26,6 +26,14 @@ static int set_start(const struct xipfs_image *img, const struct xipfs_ino *ino,
 				     ino->xattr - 1);
 	*count = ld32(area + off);
 	*pos = off + 4;
+	/*
+	 * Each entry takes at least 12 bytes: a count that cannot fit is
+	 * corrupt, for every accessor alike (find or at would otherwise
+	 * answer from a set that count refuses).
+	 */
+	if (*count > img->xattr_size / 12)
+		return xipfs_corrupt(img, "xattr set", img->xattr_off + off,
+				     "%u entries cannot fit", *count);
 	return 0;
 }
 
@@ -65,10 +73,6 @@ int xipfs_xattr_count(const struct xipfs_image *img, const struct xipfs_ino *ino
 
 	if (err)
 		return err;
-	/* Each entry takes at least 12 bytes: a count that cannot fit is corrupt. */
-	if (count > img->xattr_size / 12)
-		return xipfs_corrupt(img, "xattr set", img->xattr_off + pos - 4,
-				     "%u entries cannot fit", count);
 	return (int)count;
 }
 
