@@ -7,7 +7,8 @@
 #     one through B is the segment's own frame (BAR 2 + image page, from
 #     /proc/PID/pagemap); through C it is a page-cache copy.  Likewise a
 #     mount (D) of a tmpfs segment loaded in the guest by xipfsctl maps
-#     the segment file's own page.
+#     the segment file's own page, and a mount (E) of the image file (the
+#     daemon's sealed memfd) one page for all processes.
 #  2. Page cache: reading every file in full (sha256sum and mmap) through A
 #     leaves the guest's Cached nearly unchanged; through C it grows by the
 #     data read.  The sums equal the source tree's.
@@ -90,6 +91,14 @@ pd=\$($XIP_PROBE pfn /tmp/d$libc $off | sed 's/^pfn //')
 pd2=\$($XIP_PROBE pfn /tmp/d$libc $off | sed 's/^pfn //')
 echo "tmpfs segment: page frame \$ps; through its mount: \$pd, \$pd2"
 ck "a mount of a tmpfs segment maps the segment file's own frame" "[ -n '\$ps' ] && [ '\$ps' != 0 ] && [ '\$pd' = '\$ps' ] && [ '\$pd2' = '\$ps' ]"
+# And an image file: the daemon's private sealed memfd.
+$(xip_mount_cmd e /tmp/e xip=on $XIP_IMG)
+pe=\$($XIP_PROBE pfn /tmp/e$libc $off | sed 's/^pfn //')
+pe2=\$($XIP_PROBE pfn /tmp/e$libc $off | sed 's/^pfn //')
+echo "image file (sealed memfd): \$pe, \$pe2"
+ck "an image file's mount maps one frame for every process" "[ -n '\$pe' ] && [ '\$pe' != 0 ] && [ '\$pe' = '\$pe2' ] && [ '\$pe' != '\$ps' ]"
+ck "and reads the file right" "cmp -s /tmp/e$libc $XIP_TREE$libc"
+umount /tmp/e
 
 echo "== 2. page cache"
 sync; echo 3 >/proc/sys/vm/drop_caches
