@@ -60,12 +60,12 @@
 
 vm_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/vm
 
-# In CI (XIPFS_NO_SKIP=1) everything is provided, so a skip is a failure.
 # A TCG guest on a busy host can go 20 s without running a kthread: RCU
-# stall and soft-lockup reports (with stack dumps) would then fail a test that did
-# nothing wrong.  Real hangs are still caught by vm_boot's timeout.
+# stall and soft-lockup reports (with stack dumps) would then fail a test
+# that did nothing wrong.  Real hangs are still caught by vm_boot's timeout.
 VM_KERNEL_ARGS="rcupdate.rcu_cpu_stall_suppress=1 nowatchdog"
 
+# In CI (XIPFS_NO_SKIP=1) everything is provided, so a skip is a failure.
 vm_skip() {
 	echo "SKIP: $*" >&2
 	if [ -n "${XIPFS_NO_SKIP:-}" ]; then
