@@ -20,20 +20,26 @@
 #include "xipfs/segment.h"
 #include "xipfsctl.h"
 
-/* Open IMAGE, or a loaded segment when the name is "seg:NAME". */
+/*
+ * Open IMAGE, or a loaded segment when the name is "seg:NAME", or inside a
+ * guest the ivshmem segment "ivshmem[:UUID]".
+ */
 static int open_any(const char *arg, unsigned flags, struct xipfs_image **img,
 		    struct xipfs_segment **seg)
 {
-	*seg = NULL;
-	if (!strncmp(arg, "seg:", 4)) {
-		int err = xipfs_segment_open(arg + 4, seg);
+	int err;
 
-		if (err)
-			return err;
-		return xipfs_open_mem(xipfs_segment_base(*seg), xipfs_segment_size(*seg),
-				      arg, flags, img);
-	}
-	return xipfs_open_file(arg, flags, img);
+	*seg = NULL;
+	if (!strncmp(arg, "seg:", 4))
+		err = xipfs_segment_open(arg + 4, seg);
+	else if (!strcmp(arg, "ivshmem") || !strncmp(arg, "ivshmem:", 8))
+		err = xipfs_segment_ivshmem(arg[7] ? arg + 8 : "", seg);
+	else
+		return xipfs_open_file(arg, flags, img);
+	if (err)
+		return err;
+	return xipfs_open_mem(xipfs_segment_base(*seg), xipfs_segment_size(*seg),
+			      arg, flags, img);
 }
 
 static void close_any(struct xipfs_image *img, struct xipfs_segment *seg)
@@ -42,7 +48,7 @@ static void close_any(struct xipfs_image *img, struct xipfs_segment *seg)
 	xipfs_segment_close(seg);
 }
 
-static void uuid_str(const uint8_t *u, char *out)
+void uuid_str(const uint8_t *u, char *out)
 {
 	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],

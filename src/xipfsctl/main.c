@@ -13,7 +13,7 @@ static const struct cmd {
 	const char *args;
 	const char *help;
 } cmds[] = {
-	{ "info", cmd_info, "IMAGE|seg:NAME", "show the superblock, counts and dedupe statistics" },
+	{ "info", cmd_info, "IMAGE", "show the superblock, counts and dedupe statistics" },
 	{ "ls", cmd_ls, "[-l] [-R] IMAGE [PATH]", "list a directory of the image" },
 	{ "cat", cmd_cat, "IMAGE PATH", "write a file of the image to standard output" },
 	{ "extract", cmd_extract, "IMAGE DIR", "restore the whole tree into DIR" },
@@ -29,7 +29,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: xipfsctl COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %-28s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
-	fprintf(f, "\nSee xipfsctl(8).\n");
+	fprintf(f, "\nAn IMAGE may also be seg:NAME (a loaded segment) or, inside a guest,\n"
+		   "ivshmem[:UUID] (a segment the host shares).  See xipfsctl(8).\n");
 }
 
 int main(int argc, char **argv)

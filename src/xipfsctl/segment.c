@@ -69,7 +69,6 @@ static int show(const char *name, bool header)
 	struct xipfs_image *img;
 	struct stat s;
 	char path[PATH_MAX], uuid[40];
-	const uint8_t *u;
 	int err;
 
 	err = xipfs_segment_open(name, &seg);
@@ -82,11 +81,7 @@ static int show(const char *name, bool header)
 		return err;
 	}
 	fstat(xipfs_segment_fd(seg), &s);
-	u = xipfs_super(img)->s_uuid;
-	snprintf(uuid, sizeof(uuid),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-		 u[11], u[12], u[13], u[14], u[15]);
+	uuid_str(xipfs_super(img)->s_uuid, uuid);
 	size_t isize = xipfs_image_size(img);
 
 	xipfs_close(img);

@@ -19,4 +19,9 @@ int cmd_list(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 
+#include <stdint.h>
+
+/* The 16 bytes of @u in the 36-character UUID form, into @out[37]. */
+void uuid_str(const uint8_t *u, char *out);
+
 #endif

@@ -61,6 +61,7 @@ $(xip_mount_cmd b /tmp/b xip=on ivshmem)
 $(xip_mount_cmd c /tmp/c xip=off "ivshmem:$XIP_UUID")
 ck "A logs the XIP path" "grep -q 'XIP: files map' a.log"
 ck "C logs why it serves FUSE reads" "grep -q 'serving reads through FUSE: -o xip=off' c.log"
+ck "xipfsctl reads the ivshmem segment (info, fsck --verify-data)" "$XIPFSCTL info ivshmem | grep -qx uuid=$XIP_UUID && $XIPFSCTL fsck --verify-data -q ivshmem:$XIP_UUID"
 dev=
 for d in /sys/bus/pci/devices/*; do
 	[ "\$(cat \$d/vendor)" = 0x1af4 ] && [ "\$(cat \$d/device)" = 0x1110 ] && dev=\${d##*/}
