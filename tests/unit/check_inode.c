@@ -255,33 +255,36 @@ START_TEST(test_dir_big)
 	for (uint32_t i = 0; i < N; i++) {
 		size_t len = big_name(name, i, 0);
 
-		ck_assert_uint_eq(timg_addn(t, 1, name, len, S_IFREG | 0644), i + 2);
+		TIMG_REQUIRE(timg_addn(t, 1, name, len, S_IFREG | 0644) == i + 2, "inode");
 	}
 	open_ok();
 	ck_assert_int_eq(xipfs_inode_get(img, 1, &root), 0);
 	ck_assert_uint_eq(root.count, N);
 	/* The linear scan: every entry, in strictly increasing order. */
 	for (uint32_t k = 0; k < N; k++) {
-		ck_assert_int_eq(xipfs_dir_entry(img, &root, k, &scan[k]), 0);
-		if (k)
-			ck_assert(name_lt(scan[k - 1].name, scan[k - 1].namelen,
-					  scan[k].name, scan[k].namelen));
+		TIMG_REQUIRE(xipfs_dir_entry(img, &root, k, &scan[k]) == 0, "entry %u", k);
+		TIMG_REQUIRE(!k || name_lt(scan[k - 1].name, scan[k - 1].namelen,
+					   scan[k].name, scan[k].namelen),
+			     "entry %u out of order", k);
 	}
 	/* Each name found by the search is the entry the scan has there. */
 	for (uint32_t k = 0; k < N; k++) {
-		ck_assert_int_eq(xipfs_dir_lookup(img, &root, scan[k].name,
-						  scan[k].namelen, &e), 0);
-		ck_assert_ptr_eq(e.name, scan[k].name);
-		ck_assert_uint_eq(e.ino, scan[k].ino);
+		int err = xipfs_dir_lookup(img, &root, scan[k].name, scan[k].namelen, &e);
+
+		TIMG_REQUIRE(err == 0 && e.name == scan[k].name && e.ino == scan[k].ino,
+			     "lookup of entry %u: %d, inode %u, want %u", k, err, e.ino,
+			     scan[k].ino);
 	}
 	/* And the model's names map to the inodes the model made for them. */
 	for (uint32_t i = 0; i < N; i++) {
 		size_t len = big_name(name, i, 0);
+		int err = xipfs_dir_lookup(img, &root, name, len, &e);
 
-		ck_assert_int_eq(xipfs_dir_lookup(img, &root, name, len, &e), 0);
-		ck_assert_uint_eq(e.ino, i + 2);
+		TIMG_REQUIRE(err == 0 && e.ino == i + 2, "lookup of '%s': %d, inode %u, want %u",
+			     name, err, e.ino, i + 2);
 		len = big_name(name, i, 1);
-		ck_assert_int_eq(xipfs_dir_lookup(img, &root, name, len, &e), -ENOENT);
+		err = xipfs_dir_lookup(img, &root, name, len, &e);
+		TIMG_REQUIRE(err == -ENOENT, "lookup of absent '%s': %d", name, err);
 	}
 	free(scan);
 }

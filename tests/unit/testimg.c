@@ -346,7 +346,8 @@ static void lay_out(struct timg *t, uint64_t *nextents, uint64_t *names)
 	for (uint32_t i = 1; i < t->nnodes; i++) {
 		struct timg_node *n = &t->nodes[i];
 
-		qsort(n->ents, n->nents, sizeof(*n->ents), dent_cmp);
+		if (n->nents)
+			qsort(n->ents, n->nents, sizeof(*n->ents), dent_cmp);
 		for (uint32_t k = 0; k < n->nents; k++) {
 			uint32_t c = n->ents[k].ino;
 
@@ -397,7 +398,8 @@ static void lay_out(struct timg *t, uint64_t *nextents, uint64_t *names)
 		}
 	}
 	for (uint32_t i = 0; i < t->nsets; i++)
-		qsort(t->sets[i].e, t->sets[i].n, sizeof(*t->sets[i].e), xent_cmp);
+		if (t->sets[i].n)
+			qsort(t->sets[i].e, t->sets[i].n, sizeof(*t->sets[i].e), xent_cmp);
 	t->data_start = 1;
 	t->data_pages = ipage - 1;
 	free(links);
