@@ -326,16 +326,20 @@ START_TEST(test_extent_hostile)
 		{ 1, offsetof(struct xipfs_extent, e_lpage), 3 },	/* overlaps */
 		{ 2, offsetof(struct xipfs_extent, e_lpage), 100 },	/* past EOF */
 		{ 2, offsetof(struct xipfs_extent, e_lpage), UINT32_MAX },
+		{ 1, offsetof(struct xipfs_extent, e_page), 0 },	/* see below */
 	};
+	const size_t n = sizeof(bad) / sizeof(bad[0]);
 	struct xipfs_ino i;
 
 	build_files(12);
-	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+	for (size_t k = 0; k < n; k++) {
+		/* The last case: the first metadata page, just past the data. */
+		uint64_t val = k == n - 1 ? t->data_start + t->data_pages : bad[k].val;
+
 		xipfs_close(img);
 		img = NULL;
 		timg_build(t);
-		timg_poke(t, timg_extent_off(t, f[F_HOLES], bad[k].ext) + bad[k].field,
-			  bad[k].val, 4);
+		timg_poke(t, timg_extent_off(t, f[F_HOLES], bad[k].ext) + bad[k].field, val, 4);
 		ck_assert_int_eq(timg_open(t, &img), 0);
 		timg_log_capture();
 		ck_assert_msg(xipfs_inode_get(img, f[F_HOLES], &i) == -EUCLEAN,
