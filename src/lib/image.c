@@ -269,6 +269,16 @@ int xipfs_open_file(const char *path, unsigned flags, struct xipfs_image **out)
 		err = -EINVAL;
 		goto out_close;
 	}
+	/* A block device's st_size is 0: its size is where it ends. */
+	if (S_ISBLK(st.st_mode)) {
+		st.st_size = lseek(fd, 0, SEEK_END);
+		if (st.st_size < 0) {
+			err = -errno;
+			xipfs_log(XIPFS_LOG_ERR, "%s: cannot get the device size: %s", path,
+				  strerror(errno));
+			goto out_close;
+		}
+	}
 	if (st.st_size < (off_t)sizeof(struct xipfs_super)) {
 		xipfs_log(XIPFS_LOG_ERR,
 			  "%s: corrupt superblock at offset 0: file is %lld bytes, too short for an xipfs image",
