@@ -112,7 +112,7 @@ int xipfs_file_iov(const struct xipfs_image *img, const struct xipfs_ino *ino,
 		if (ino->count && xipfs_extent(img, ino, 0, &e))
 			return -EUCLEAN;
 	}
-	while (off < end && n < maxiov) {
+	while (off < end) {
 		uint64_t lp = off >> img->shift;
 		uint64_t in_page = off & (img->psize - 1);
 		const uint8_t *src;
@@ -144,6 +144,9 @@ int xipfs_file_iov(const struct xipfs_image *img, const struct xipfs_ino *ino,
 			     iov[n - 1].iov_len == src && src != zero_page) {
 			iov[n - 1].iov_len += chunk;
 		} else {
+			/* Out of iovecs only when a piece cannot extend the last. */
+			if (n == maxiov)
+				break;
 			iov[n].iov_base = (void *)src;
 			iov[n].iov_len = chunk;
 			n++;

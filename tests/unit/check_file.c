@@ -287,6 +287,33 @@ START_TEST(test_huge)
 }
 END_TEST
 
+/*
+ * Pieces adjacent in memory are one iovec, even across extents; a hole is
+ * served one zero page per iovec; reversed pages never merge.
+ */
+START_TEST(test_iov_merge)
+{
+	uint64_t ps;
+	struct xipfs_ino i;
+	struct iovec iov[8];
+	size_t bytes;
+
+	build_files(12);
+	ps = t->psize;
+	get(f[F_SPLIT], &i);
+	ck_assert_int_eq(xipfs_file_iov(img, &i, 10, 8 * ps, iov, 1, &bytes), 1);
+	ck_assert_uint_eq(bytes, 4 * ps - 10);
+	ck_assert_int_eq(xipfs_file_iov(img, &i, 0, 8 * ps, iov, 8, &bytes), 4);
+	ck_assert_uint_eq(iov[1].iov_len, ps);		/* hole page 4 */
+	ck_assert_uint_eq(iov[2].iov_len, ps);		/* hole page 5 */
+	ck_assert_uint_eq(iov[3].iov_len, 2 * ps);	/* pages 6-7 */
+	ck_assert_uint_eq(bytes, 8 * ps);
+	get(f[F_REVERSE], &i);
+	ck_assert_int_eq(xipfs_file_iov(img, &i, ps, 3 * ps, iov, 8, &bytes), 3);
+	ck_assert_uint_eq(bytes, 3 * ps);
+}
+END_TEST
+
 /* Non-files are refused; a read of 0 bytes or past EOF reads nothing. */
 START_TEST(test_not_file)
 {
@@ -365,6 +392,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_pages_extents, 0, 3);
 	tcase_add_loop_test(tc, test_seek, 0, 2);
 	tcase_add_loop_test(tc, test_huge, 0, 2);
+	tcase_add_test(tc, test_iov_merge);
 	tcase_add_test(tc, test_not_file);
 	tcase_add_test(tc, test_extent_hostile);
 	suite_add_tcase(s, tc);

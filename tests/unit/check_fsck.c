@@ -60,7 +60,8 @@ static uint32_t ent(uint32_t dir, const char *name)
 	struct timg_node *n = timg_node(t, dir);
 
 	for (uint32_t k = 0; k < n->nents; k++)
-		if (n->ents[k].len == strlen(name) && !memcmp(n->ents[k].name, name, n->ents[k].len))
+		if (n->ents[k].len == strlen(name) &&
+		    !memcmp(n->ents[k].name, name, n->ents[k].len))
 			return k;
 	ck_abort_msg("no entry %s", name);
 	return 0;

@@ -177,7 +177,8 @@ START_TEST(test_crc)
 
 	t->buf[t->meta_off + 5] ^= 1;
 	ck_assert_int_eq(timg_open(t, &img), -EUCLEAN);
-	ck_assert_ptr_nonnull(strstr(timg_log(), "corrupt superblock at offset 24: metadata checksum mismatch"));
+	ck_assert_ptr_nonnull(strstr(timg_log(),
+				     "corrupt superblock at offset 24: metadata checksum mismatch"));
 	ck_assert_int_eq(xipfs_open_mem(t->buf, t->size, "t", XIPFS_OPEN_NOCRC, &img), 0);
 	xipfs_close(img);
 	img = NULL;
