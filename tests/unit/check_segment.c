@@ -212,6 +212,15 @@ START_TEST(test_refused)
 	check_nothing_left();
 	ck_assert_int_eq(xipfs_segment_load("/nonexistent/x.img", name, NULL), -ENOENT);
 	check_nothing_left();
+	/* A segment file too short for a superblock is not mapped. */
+	fd = open(seg_path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, t->buf, 100), 100);
+	close(fd);
+	ck_assert_int_eq(xipfs_segment_open(name, &seg), -EUCLEAN);
+	ck_assert_ptr_nonnull(strstr(timg_log(), seg_path));
+	ck_assert_int_eq(xipfs_segment_unload(name), 0);
+	check_nothing_left();
 }
 END_TEST
 
