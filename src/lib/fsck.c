@@ -58,11 +58,12 @@ static void check_pages(const struct xipfs_image *img, struct xipfs_fsck_stats *
 	}
 }
 
+/* Every entry decodes, and the names are sorted and unique as the format says. */
 static void check_xattrs(const struct xipfs_image *img,
 			 const struct xipfs_ino *ino, struct xipfs_fsck_stats *st)
 {
 	int n = xipfs_xattr_count(img, ino);
-	struct xipfs_xattr x;
+	struct xipfs_xattr x, prev = { 0 };
 
 	if (n < 0) {
 		st->errors++;
@@ -73,6 +74,17 @@ static void check_xattrs(const struct xipfs_image *img,
 			st->errors++;
 			return;
 		}
+		if (i && xipfs_name_cmp(prev.name, prev.name_len, x.name, x.name_len) >= 0) {
+			uint64_t set = ld32(img->base + img->xattr_off +
+					    (uint64_t)(ino->xattr - 1) * 4);
+
+			xipfs_corrupt(img, "xattr set", img->xattr_off + set,
+				      "inode %u: attribute names not sorted or duplicated",
+				      ino->ino);
+			st->errors++;
+			return;
+		}
+		prev = x;
 	}
 }
 

@@ -103,6 +103,10 @@ int xipfs_inode_get(const struct xipfs_image *img, uint32_t ino,
 			return xipfs_corrupt(img, "inode", off,
 					     "inode %u: symlink target outside the names table",
 					     ino);
+		/* No path holds a NUL: readers would silently cut the target. */
+		if (memchr(img->base + img->names_off + out->offset, '\0', out->size))
+			return xipfs_corrupt(img, "inode", off,
+					     "inode %u: symlink target contains NUL", ino);
 		return 0;
 	case S_IFCHR:
 	case S_IFBLK:

@@ -174,6 +174,9 @@ START_TEST(test_extents_xattrs)
 	expect(0, "xattr entry", timg_xset_off(t, xs) + 4);
 	timg_poke(t, t->xattr_off, 2, 4);
 	expect(0, "xattr set", t->xattr_off + 2);
+	/* "security.capability" renamed "vecurity...": now after "user.k". */
+	timg_poke(t, timg_xset_off(t, xs) + 4 + 8, 'v', 1);
+	expect(0, "xattr set", timg_xset_off(t, xs));
 }
 END_TEST
 

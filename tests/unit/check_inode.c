@@ -376,6 +376,14 @@ START_TEST(test_readlink)
 	ck_assert_uint_eq(timg_node(t, l2)->tlen, XIPFS_SYMLINK_MAX);
 	ck_assert_int_eq(xipfs_inode_get(img, f, &i), 0);
 	ck_assert_int_eq(xipfs_readlink(img, &i, &p, &len), -EINVAL);
+	/* No path holds a NUL: a target with one is damage, not silently cut. */
+	xipfs_close(img);
+	img = NULL;
+	timg_poke(t, t->names_off + timg_node(t, l3)->offset + 1, 0, 1);
+	ck_assert_int_eq(timg_open(t, &img), 0);
+	timg_log_capture();
+	ck_assert_int_eq(xipfs_inode_get(img, l3, &i), -EUCLEAN);
+	ck_assert_ptr_nonnull(strstr(timg_log(), "inode"));
 	ck_assert_int_eq(xipfs_inode_get(img, 1, &i), 0);
 	ck_assert_int_eq(xipfs_readlink(img, &i, &p, &len), -EINVAL);
 }
