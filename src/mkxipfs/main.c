@@ -71,6 +71,8 @@ static void usage(FILE *f)
 "  -U, --uuid=UUID         image UUID (default: random, or derived from the\n"
 "                          content when a timestamp is given)\n"
 "      --no-dedupe         store every page, even repeated ones\n"
+"      --io=uring|read     read input files ahead through io_uring (default;\n"
+"                          falls back to read(2) where io_uring is off)\n"
 "  -b, --page-size=BYTES   4096 (default), 16384 or 65536\n"
 "  -q, --quiet             print errors only\n"
 "  -v, --verbose           print each step\n"
@@ -520,6 +522,7 @@ int main(int argc, char **argv)
 		{ "force-uid", required_argument, NULL, 3 },
 		{ "force-gid", required_argument, NULL, 4 },
 		{ "no-dedupe", no_argument, NULL, 5 },
+		{ "io", required_argument, NULL, 6 },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "timestamp", required_argument, NULL, 'T' },
 		{ "uuid", required_argument, NULL, 'U' },
@@ -530,7 +533,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { .page_shift = XIPFS_PAGE_SHIFT_DEFAULT, .dedupe = true,
+	struct opts o = { .page_shift = XIPFS_PAGE_SHIFT_DEFAULT, .dedupe = true, .io_uring = true,
 			  .force_uid = -1, .force_gid = -1 };
 	struct store st;
 	struct node *root = NULL;
@@ -591,6 +594,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.page_shift = (unsigned)__builtin_ctzll((unsigned long long)v);
+			break;
+		case 6:
+			if (strcmp(optarg, "uring") && strcmp(optarg, "read")) {
+				fprintf(stderr, "%s: --io=%s: expected uring or read\n", progname, optarg);
+				return 2;
+			}
+			o.io_uring = !strcmp(optarg, "uring");
 			break;
 		case 'q':
 			o.quiet = true;

@@ -52,6 +52,7 @@ struct opts {
 	bool progress;
 	dev_t skip_dev;			/* the image being written: never walk it */
 	ino_t skip_ino;
+	bool io_uring;			/* --io=uring (the default): prefetch input */
 };
 
 struct extent {
@@ -84,9 +85,11 @@ struct store {
 	uint8_t *cmpbuf;
 	/* per-file extents being built, then the shared table */
 	struct extent *cur;
-	uint32_t ncur, capcur;
+	uint32_t ncur;
+	size_t capcur;
 	struct extent *ext;
-	uint64_t next, capext;
+	uint64_t next;
+	size_t capext;
 	struct { uint64_t h; uint64_t off; uint32_t count; } *runs;
 	size_t nruns, capruns;
 	/* a second hashing thread (when there is a second CPU) */
@@ -124,5 +127,28 @@ void die_path(const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 extern const char *progname;
 extern bool failed;
+
+/* prefetch.c: input files read ahead through io_uring, in walk order. */
+struct prefetch;
+struct pf_data {
+	int fd;			/* the open file, now the caller's */
+	const uint8_t *buf;	/* its first len bytes */
+	size_t len;
+	void *slot;
+};
+/* NULL (and *why) when io_uring cannot be used: read(2) then. */
+struct prefetch *pf_new(const char **why);
+void pf_free(struct prefetch *pf);
+bool pf_room(const struct prefetch *pf);
+/* Open @name in @dfd and start reading it, as entry @index of @owner. */
+void pf_queue(struct prefetch *pf, unsigned long owner, size_t index, int dfd,
+	      const char *name);
+/* The prefetched entry, waiting for its read; -ENOENT if none. */
+int pf_take(struct prefetch *pf, unsigned long owner, size_t index,
+	    struct pf_data *out);
+/* The buffer of a taken entry is free again. */
+void pf_done(struct prefetch *pf, struct pf_data *d);
+/* Forget entry @index (SIZE_MAX: every entry) @owner queued and did not take. */
+void pf_drop(struct prefetch *pf, unsigned long owner, size_t index);
 
 #endif

@@ -9,6 +9,7 @@
  * (identical files) are stored once.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,9 +26,10 @@ static void *xgrow(void *p, size_t *cap, size_t need, size_t esize)
 
 	if (need <= *cap)
 		return p;
-	while (n < need)
+	while (n < need && n <= SIZE_MAX / 2)
 		n *= 2;
-	p = realloc(p, n * esize);
+	/* Doubling or the byte count overflowing is "out of memory" too. */
+	p = n < need || n > SIZE_MAX / esize ? NULL : realloc(p, n * esize);
 	if (!p) {
 		fprintf(stderr, "%s: out of memory\n", progname);
 		exit(1);
@@ -293,12 +295,7 @@ int file_page(struct store *st, uint32_t lpage, const uint8_t *page,
 		last->count++;
 		return 0;
 	}
-	{
-		size_t cap = st->capcur;
-
-		st->cur = xgrow(st->cur, &cap, st->ncur + 1, sizeof(*st->cur));
-		st->capcur = (uint32_t)cap;
-	}
+	st->cur = xgrow(st->cur, &st->capcur, (size_t)st->ncur + 1, sizeof(*st->cur));
 	st->cur[st->ncur++] = (struct extent){ lpage, 1, pg };
 	return 0;
 }
@@ -347,12 +344,7 @@ int file_end(struct store *st, struct node *n)
 			return 0;
 		}
 	}
-	{
-		size_t cap = st->capext;
-
-		st->ext = xgrow(st->ext, &cap, st->next + st->ncur, sizeof(*st->ext));
-		st->capext = cap;
-	}
+	st->ext = xgrow(st->ext, &st->capext, st->next + st->ncur, sizeof(*st->ext));
 	memcpy(st->ext + st->next, st->cur, st->ncur * sizeof(*st->cur));
 	n->ext_off = st->next;
 	st->next += st->ncur;

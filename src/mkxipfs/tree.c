@@ -248,14 +248,31 @@ static int add_data(struct store *st, struct node *n, read_fn rd, void *ctx,
 	return file_end(st, n);
 }
 
-static ssize_t fd_read(void *ctx, void *buf, size_t len)
-{
-	ssize_t r;
+/* A file being read: first the prefetched bytes, if any, then pread(2). */
+struct src_rd {
+	int fd;
+	const uint8_t *pre;
+	size_t prelen;
+	off_t pos;
+};
 
+static ssize_t src_read(void *ctx, void *buf, size_t len)
+{
+	struct src_rd *r = ctx;
+	ssize_t n;
+
+	if ((size_t)r->pos < r->prelen) {
+		n = (ssize_t)(r->prelen - (size_t)r->pos < len ? r->prelen - (size_t)r->pos : len);
+		memcpy(buf, r->pre + r->pos, (size_t)n);
+		r->pos += n;
+		return n;
+	}
 	do
-		r = read(*(int *)ctx, buf, len);
-	while (r < 0 && errno == EINTR);
-	return r;
+		n = pread(r->fd, buf, len, r->pos);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		r->pos += n;
+	return n;
 }
 
 struct walk {
@@ -266,6 +283,10 @@ struct walk {
 	char *path;			/* full path of the current entry */
 	size_t plen, pcap, rootlen;
 	unsigned depth;
+	struct prefetch *pf;		/* NULL: plain read(2) */
+	unsigned long owners;		/* walk_dir() calls so far */
+	unsigned long owner;		/* of the entry walk_entry() gets */
+	size_t index;
 };
 
 /* Hardlinked files: an open-addressing table keyed by (st_dev, st_ino). */
@@ -367,27 +388,47 @@ static int walk_entry(struct walk *w, struct node *dir, int dfd, const char *nam
 		n->target = xstrndup(buf, l);
 		n->size = l;
 	} else if (S_ISREG(s.st_mode)) {
-		int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+		struct src_rd rd = { .fd = -1 };
+		struct pf_data pd = { .fd = -1 };
+		struct stat fs;
 
-		if (fd < 0 && errno == EPERM)
-			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			err = -errno;
-			die_path(path, "cannot open: %s", strerror(errno));
-			return err;
+		/* Prefetched, if it is still the file lstat() saw. */
+		if (w->pf && pf_take(w->pf, w->owner, w->index, &pd) == 0) {
+			if (pd.fd >= 0 && fstat(pd.fd, &fs) == 0 && fs.st_dev == s.st_dev &&
+			    fs.st_ino == s.st_ino) {
+				rd.fd = pd.fd;
+				rd.pre = pd.buf;
+				rd.prelen = pd.len;
+			} else if (pd.fd >= 0) {
+				close(pd.fd);
+			}
+		}
+		if (rd.fd < 0) {
+			rd.fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+			if (rd.fd < 0 && errno == EPERM)
+				rd.fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (rd.fd < 0) {
+				err = -errno;
+				die_path(path, "cannot open: %s", strerror(errno));
+				if (w->pf)
+					pf_done(w->pf, &pd);
+				return err;
+			}
+			posix_fadvise(rd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		}
 		n->size = s.st_size;
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		err = add_data(w->st, n, fd_read, &fd, path);
+		err = add_data(w->st, n, src_read, &rd, path);
 		if (!err) {
 			char extra;
 
-			if (fd_read(&fd, &extra, 1) > 0) {
+			if (src_read(&rd, &extra, 1) > 0) {
 				die_path(path, "file grew while being read");
 				err = -EIO;
 			}
 		}
-		close(fd);
+		close(rd.fd);
+		if (w->pf)
+			pf_done(w->pf, &pd);
 		progress_tick(w->o, w->st, false);
 	} else if (S_ISDIR(s.st_mode)) {
 		int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -403,12 +444,44 @@ static int walk_entry(struct walk *w, struct node *dir, int dfd, const char *nam
 	return err;
 }
 
+/*
+ * Queue regular files of @names from entry @i on (the walk's next ones)
+ * for prefetch while there is room; @next: the first not considered yet.
+ * Returns the new @next.
+ */
+static size_t prefetch_ahead(struct walk *w, unsigned long owner, int dfd,
+			     char **names, size_t n, size_t i, size_t next)
+{
+	size_t plen = w->plen;
+	struct stat s;
+
+	if (next < i)
+		next = i;
+	for (; next < n && pf_room(w->pf); next++) {
+		size_t l = strlen(names[next]);
+
+		if (fstatat(dfd, names[next], &s, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(s.st_mode) || s.st_size == 0 ||
+		    (s.st_dev == w->o->skip_dev && s.st_ino == w->o->skip_ino))
+			continue;
+		if (plen + l + 2 > w->pcap)
+			continue;	/* rare: the walk grows the buffer itself */
+		w->path[plen] = '/';
+		memcpy(w->path + plen + 1, names[next], l + 1);
+		if (!excluded(w->o, w->path + w->rootlen + 1))
+			pf_queue(w->pf, owner, next, dfd, names[next]);
+		w->path[plen] = '\0';
+	}
+	return next;
+}
+
 static int walk_dir(struct walk *w, struct node *dir, int dfd)
 {
 	DIR *d;
 	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0, cap = 0, plen = w->plen;
+	unsigned long owner;
+	size_t n = 0, cap = 0, plen = w->plen, next = 0;
 	int err = 0, fd2 = dup(dfd);
 
 	if (fd2 < 0 || !(d = fdopendir(fd2))) {
@@ -443,9 +516,12 @@ static int walk_dir(struct walk *w, struct node *dir, int dfd)
 	closedir(d);
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_name);
+	owner = ++w->owners;
 	for (size_t i = 0; i < n && !err; i++) {
 		size_t l = strlen(names[i]);
 
+		if (w->pf)
+			next = prefetch_ahead(w, owner, dfd, names, n, i, next);
 		if (plen + l + 2 > w->pcap) {
 			w->pcap = (plen + l + 2) * 2;
 			w->path = realloc(w->path, w->pcap);
@@ -455,11 +531,17 @@ static int walk_dir(struct walk *w, struct node *dir, int dfd)
 		w->path[plen] = '/';
 		memcpy(w->path + plen + 1, names[i], l + 1);
 		w->plen = plen + 1 + l;
+		w->owner = owner;
+		w->index = i;
 		if (!excluded(w->o, w->path + w->rootlen + 1))
 			err = walk_entry(w, dir, dfd, names[i]);
 		w->plen = plen;
 		w->path[plen] = '\0';
+		if (w->pf)
+			pf_drop(w->pf, owner, i);
 	}
+	if (w->pf)
+		pf_drop(w->pf, owner, SIZE_MAX);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -491,9 +573,20 @@ struct node *tree_from_dir(const char *src, const struct opts *o, struct store *
 	w.path = xcalloc(1, w.pcap);
 	memcpy(w.path, src, w.rootlen);
 	w.plen = w.rootlen;
+	if (o->io_uring) {
+		const char *why = "";
+
+		w.pf = pf_new(&why);
+		if (o->verbose)
+			fprintf(stderr, w.pf ? "mkxipfs: reading input through io_uring (prefetch)\n" :
+				"mkxipfs: io_uring unavailable (%s): reading input with read(2)\n", why);
+	} else if (o->verbose) {
+		fprintf(stderr, "mkxipfs: reading input with read(2) (--io=read)\n");
+	}
 	err = read_xattrs(root, fd, ".", src);
 	if (!err)
 		err = walk_dir(&w, root, fd);
+	pf_free(w.pf);
 	close(fd);
 	free(w.path);
 	free(w.hl);

@@ -9,7 +9,7 @@ need_root
 expect_fail() {
 	local what=$1 out=$2 pat=$3 rc=0
 	shift 4
-	"$MKXIPFS" -q "$@" 2>"$WORK/err" || rc=$?
+	"$MKXIPFS" -q ${IO:+--io=$IO} "$@" 2>"$WORK/err" || rc=$?
 	[ "$rc" -ne 0 ] || fail "$what: mkxipfs succeeded"
 	[ "$rc" -lt 128 ] || fail "$what: mkxipfs died (exit $rc)"
 	[ "$(wc -l <"$WORK/err")" -ge 1 ] || fail "$what: no message"
@@ -37,35 +37,42 @@ mkfifo "$WORK/src2/fifo"			# fifos are stored, never opened
 "$MKXIPFS" -q "$WORK/src2" "$WORK/out/fine.img" || fail "special files broke the build"
 rm -f "$WORK/out/fine.img"
 
-# A file that shrinks while it is read: a FUSE-free way is /proc, whose
-# files report size 0 but have content (the file "grows" while read).
-mkdir -p "$WORK/src3"
-: >"$WORK/src3/copy"
-mount --bind /proc/version "$WORK/src3/copy"
-expect_fail "file that grows while read" "$WORK/out" "grew while being read" -- "$WORK/src3" "$WORK/out/img"
-umount "$WORK/src3/copy"
+# The input read paths: io_uring prefetch (the default) and read(2).
+for IO in uring read; do
+	# A file that grows while it is read: /proc files report size 0 but
+	# have content.
+	mkdir -p "$WORK/src3"
+	: >"$WORK/src3/copy"
+	mount --bind /proc/version "$WORK/src3/copy"
+	expect_fail "file that grows while read ($IO)" "$WORK/out" "grew while being read" -- "$WORK/src3" "$WORK/out/img"
+	umount "$WORK/src3/copy"
 
-# A file truncated while it is read: shrink it from another process.
-mkdir -p "$WORK/src4"
-"$PY" -c '
+	# A file truncated while it is read, from another process, once
+	# mkxipfs has read 64 MiB of it (rchar in /proc/PID/io), so the race
+	# is won the same way however slow the machine and whatever the
+	# prefetch read first.
+	rm -rf "$WORK/src4"
+	mkdir -p "$WORK/src4"
+	"$PY" -c '
 import os, sys
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY)
 os.ftruncate(fd, 256 << 30)	# 256 GiB sparse: reading takes many seconds
 ' "$WORK/src4/shrinking"
-# Truncate it once mkxipfs has it open (found through /proc/PID/fd), so the
-# race is won the same way however slow the machine.
-(
-	for _ in $(seq 600); do
-		pid=$(pgrep -n -f "mkxipfs.*$WORK/src4" || true)
-		if [ -n "$pid" ] && ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "src4/shrinking"; then
-			truncate -s 4096 "$WORK/src4/shrinking"
-			exit 0
-		fi
-		sleep 0.05
-	done
-) &
-expect_fail "file shrinking while read" "$WORK/out" "shrank while being read" -- "$WORK/src4" "$WORK/out/img"
-wait
+	(
+		for _ in $(seq 1200); do
+			pid=$(pgrep -n -f "mkxipfs.*$WORK/src4" || true)
+			if [ -n "$pid" ] &&
+				[ "$(awk '$1 == "rchar:" { print $2 }' "/proc/$pid/io" 2>/dev/null || echo 0)" -gt 67108864 ]; then
+				truncate -s 4096 "$WORK/src4/shrinking"
+				exit 0
+			fi
+			sleep 0.05
+		done
+	) &
+	expect_fail "file shrinking while read ($IO)" "$WORK/out" "shrank while being read" -- "$WORK/src4" "$WORK/out/img"
+	wait
+done
+IO=
 
 # An unreadable directory entry: a permission-less file read as nobody
 # is not possible as root; use a directory removed during the walk instead.
