@@ -9,7 +9,7 @@ build="build-essential autoconf automake libtool pkg-config
 tests="erofs-utils squashfs-tools squashfuse util-linux debootstrap
 	qemu-system-x86 busybox-static cpio kmod dwarves meson ninja-build
 	clang libclang-rt-14-dev afl++
-	python3 tar bc gdb"
+	python3 tar bc gdb valgrind"
 pkgs="$build"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $tests"
 if [ "$(id -u)" -ne 0 ]; then

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,13 @@ int main(int argc, char **argv)
 		ret = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	/*
+	 * libfuse reports the signal that ended the loop: SIGTERM, SIGINT or
+	 * SIGHUP is a requested stop, unmounted cleanly below, so success.
+	 */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP ||
+	    ret == -SIGTERM || ret == -SIGINT || ret == -SIGHUP)
+		ret = 0;
 	ret = ret || xs.xip_failed ? 1 : 0;
 	fuse_session_unmount(se);
 out_signals:
