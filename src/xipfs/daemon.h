@@ -34,7 +34,11 @@ struct xipfs_state {
 struct xipfs_open {
 	struct xipfs_ino ino;		/* decoded once at open */
 	int backing_id;			/* FUSE passthrough id, 0 if none */
+	struct xipfs_open *prev, *next;	/* every open file (xipfs.c) */
 };
+
+/* Free the state of files still open when the daemon stops. */
+void xipfs_free_opens(void);
 
 extern struct xipfs_state xs;
 extern const struct fuse_lowlevel_ops xipfs_ops;
@@ -46,8 +50,9 @@ extern const struct fuse_lowlevel_ops xipfs_ops;
 int xip_check(struct xipfs_state *s, char *why, size_t len);
 void xip_init(struct xipfs_state *s, struct fuse_conn_info *conn);
 /*
- * Answer an open with a backing file: 1 if it did (the open is replied),
- * 0 if the file is to be served by FUSE reads, -errno to fail the open.
+ * Give an open a backing file: 1 if it did (fi->backing_id is set; the
+ * caller replies), 0 if the file is to be served by FUSE reads, -errno to
+ * fail the open.
  */
 int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
 	     struct fuse_file_info *fi);

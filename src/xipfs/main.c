@@ -236,6 +236,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+	xipfs_free_opens();
 out:
 	xipfs_close(xs.img);
 	xipfs_segment_close(xs.seg);

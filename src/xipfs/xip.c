@@ -180,7 +180,6 @@ out_unlock:
 			  ino->ino, strerror(-err));
 		return 0;
 	}
-	fuse_reply_open(req, fi);
 	return 1;
 }
 

@@ -9,6 +9,7 @@
  * likes.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -275,6 +276,39 @@ static void xipfs_op_releasedir(fuse_req_t req, fuse_ino_t n, struct fuse_file_i
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * Every open file's state, on a list: the kernel holds the only other
+ * pointer (fi->fh), and a daemon that stops with files still open (a
+ * SIGTERM, a lazy unmount) frees them at exit instead of leaking them.
+ */
+static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xipfs_open opens = { .prev = &opens, .next = &opens };
+
+static void open_track(struct xipfs_open *of)
+{
+	pthread_mutex_lock(&opens_lock);
+	of->next = &opens;
+	of->prev = opens.prev;
+	opens.prev->next = of;
+	opens.prev = of;
+	pthread_mutex_unlock(&opens_lock);
+}
+
+static void open_free(struct xipfs_open *of)
+{
+	pthread_mutex_lock(&opens_lock);
+	of->prev->next = of->next;
+	of->next->prev = of->prev;
+	pthread_mutex_unlock(&opens_lock);
+	free(of);
+}
+
+void xipfs_free_opens(void)
+{
+	while (opens.next != &opens)
+		open_free(opens.next);
+}
+
 static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
 	struct xipfs_open *of;
@@ -302,15 +336,19 @@ static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *f
 	/* The decoded inode lives as long as the open file: reads skip it. */
 	fi->fh = (uintptr_t)of;
 	err = xip_open(state(req), req, of, fi);
-	if (err > 0)
-		return;
 	if (err < 0) {
 		free(of);
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (err == 0)
+		fi->keep_cache = 1;	/* FUSE reads: the image never changes */
+	open_track(of);
+	if (fuse_reply_open(req, fi)) {
+		/* The opener is gone (interrupted): no release will come. */
+		xip_release(state(req), req, n, fi);
+		open_free(of);
+	}
 }
 
 /*
@@ -392,7 +430,7 @@ static void xipfs_op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 static void xipfs_op_release(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
 	xip_release(state(req), req, n, fi);
-	free((void *)(uintptr_t)fi->fh);
+	open_free((struct xipfs_open *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
