@@ -363,7 +363,7 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 	} else {
 		unsigned long pfn = PHYS_PFN(seg->phys) + idx;
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#if KERNEL_VERSION(6, 17, 0) <= LINUX_VERSION_CODE
 		ret = vmf_insert_mixed(vma, vmf->address, pfn);
 #else
 		ret = vmf_insert_mixed(vma, vmf->address,

@@ -30,6 +30,7 @@
 #ifndef XIPFS_XIPMAP_H
 #define XIPFS_XIPMAP_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -37,7 +38,7 @@
 #define XIPMAP_DEVICE		"/dev/xipmap"
 
 #define XIPMAP_HOLE		0ULL	/* page index that reads as zeros */
-#define XIPMAP_MAX_PAGES	(1ULL << 22)	/* pages in one backing file */
+#define XIPMAP_MAX_PAGES	_BITULL(22)	/* pages in one backing file */
 
 struct xipmap_version {
 	__u32 version;		/* out: XIPMAP_API_VERSION */
