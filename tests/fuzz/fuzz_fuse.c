@@ -142,6 +142,12 @@ int fuse_reply_lseek(fuse_req_t req, off_t off)
 	return reply(req, 0);
 }
 
+/* xip_give_up() ends the session when -o xip=on cannot be honoured. */
+void fuse_session_exit(struct fuse_session *se)
+{
+	(void)se;
+}
+
 /* The sizes libfuse uses: struct fuse_dirent is 24 bytes plus the name,
  * fuse_direntplus adds a 128-byte fuse_entry_out, 8-byte aligned. */
 static size_t add_dirent(char *buf, size_t bufsize, const char *name, size_t extra)
