@@ -168,54 +168,6 @@ static ssize_t xipmap_seg_copy(struct xipmap_seg *seg, u64 idx, size_t off,
 	return copied;
 }
 
-/* ---- the segment handle ---- */
-
-/*
- * The handle reads as the raw segment, superblock included: inside a guest
- * this is how the daemon learns the image behind an ivshmem BAR (the BAR
- * is claimed by this driver, so sysfs resource files cannot map it).
- */
-static ssize_t xipmap_seg_read_iter(struct kiocb *iocb, struct iov_iter *to)
-{
-	struct xipmap_seg *seg = iocb->ki_filp->private_data;
-	loff_t end = seg->npages << PAGE_SHIFT;
-	ssize_t done = 0, copied = 0;
-
-	while (iov_iter_count(to) && iocb->ki_pos < end) {
-		size_t off = offset_in_page(iocb->ki_pos);
-		size_t n = min_t(u64, PAGE_SIZE - off, end - iocb->ki_pos);
-
-		n = min(n, iov_iter_count(to));
-		copied = xipmap_seg_copy(seg, iocb->ki_pos >> PAGE_SHIFT, off,
-					 n, to);
-		if (copied <= 0)
-			break;
-		iocb->ki_pos += copied;
-		done += copied;
-		if (copied < n) {
-			copied = -EFAULT;
-			break;
-		}
-		if (fatal_signal_pending(current)) {
-			copied = -EINTR;
-			break;
-		}
-	}
-	return done ? done : min_t(ssize_t, copied, 0);
-}
-
-static int xipmap_seg_fop_release(struct inode *inode, struct file *file)
-{
-	xipmap_seg_put(file->private_data);
-	return 0;
-}
-
-static const struct file_operations xipmap_seg_fops = {
-	.owner = THIS_MODULE,
-	.read_iter = xipmap_seg_read_iter,
-	.release = xipmap_seg_fop_release,
-};
-
 /* ---- the backing files ---- */
 
 static struct xipmap_inode *xipmap_xi(struct inode *inode)
@@ -245,37 +197,34 @@ static s64 xipmap_lookup(struct xipmap_inode *xi, pgoff_t pgoff)
 	return idx;
 }
 
-static ssize_t xipmap_read_iter(struct kiocb *iocb, struct iov_iter *to)
+/*
+ * Copy from iocb->ki_pos up to @end into @to: file pages through the page
+ * list of @xi, or, with @xi NULL, the raw segment (the segment handle).
+ */
+static ssize_t xipmap_copy_iter(struct xipmap_seg *seg, struct xipmap_inode *xi,
+				struct kiocb *iocb, struct iov_iter *to, loff_t end)
 {
-	struct xipmap_inode *xi = xipmap_xi(file_inode(iocb->ki_filp));
-	struct xipmap_seg *seg = xi->seg;
-	loff_t isize = i_size_read(file_inode(iocb->ki_filp));
-	ssize_t done = 0;
-	int err = 0;
+	ssize_t done = 0, err = 0;
 
-	while (iov_iter_count(to) && iocb->ki_pos < isize) {
+	while (iov_iter_count(to) && iocb->ki_pos < end) {
 		pgoff_t pgoff = iocb->ki_pos >> PAGE_SHIFT;
 		size_t off = offset_in_page(iocb->ki_pos);
-		size_t n = min_t(u64, PAGE_SIZE - off, isize - iocb->ki_pos);
-		size_t copied;
-		s64 idx;
+		size_t n = min_t(u64, PAGE_SIZE - off, end - iocb->ki_pos);
+		s64 idx = xi ? xipmap_lookup(xi, pgoff) : (s64)pgoff;
+		ssize_t copied;
 
 		n = min(n, iov_iter_count(to));
-		idx = xipmap_lookup(xi, pgoff);
 		if (idx < 0) {
 			err = -EIO;
 			break;
 		}
-		if (idx == 0) {
+		if (xi && idx == 0)
 			copied = iov_iter_zero(n, to);
-		} else {
-			ssize_t ret = xipmap_seg_copy(seg, idx, off, n, to);
-
-			if (ret < 0) {
-				err = ret;
-				break;
-			}
-			copied = ret;
+		else
+			copied = xipmap_seg_copy(seg, idx, off, n, to);
+		if (copied < 0) {
+			err = copied;
+			break;
 		}
 		iocb->ki_pos += copied;
 		done += copied;
@@ -290,6 +239,40 @@ static ssize_t xipmap_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	}
 	return done ? done : err;
 }
+
+static ssize_t xipmap_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct xipmap_inode *xi = xipmap_xi(file_inode(iocb->ki_filp));
+
+	return xipmap_copy_iter(xi->seg, xi, iocb, to,
+				i_size_read(file_inode(iocb->ki_filp)));
+}
+
+/* ---- the segment handle ---- */
+
+/*
+ * The handle reads as the raw segment, superblock included: inside a guest
+ * this is how the daemon learns the image behind an ivshmem BAR (the BAR
+ * is claimed by this driver, so sysfs resource files cannot map it).
+ */
+static ssize_t xipmap_seg_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct xipmap_seg *seg = iocb->ki_filp->private_data;
+
+	return xipmap_copy_iter(seg, NULL, iocb, to, seg->npages << PAGE_SHIFT);
+}
+
+static int xipmap_seg_fop_release(struct inode *inode, struct file *file)
+{
+	xipmap_seg_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations xipmap_seg_fops = {
+	.owner = THIS_MODULE,
+	.read_iter = xipmap_seg_read_iter,
+	.release = xipmap_seg_fop_release,
+};
 
 static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 {

@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 	struct statx stx;
 	struct stat st;
 	char *mopts = NULL;
+	bool ivshmem;
 	int err, ret = 1;
 
 	xipfs_set_log(log_line, NULL);
@@ -125,10 +126,9 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	xs.splice_read = conf.read && !strcmp(conf.read, "splice");
+	ivshmem = !strcmp(conf.source, "ivshmem") || !strncmp(conf.source, "ivshmem:", 8);
 	/* ivshmem frames cannot be pinned: FUSE reads splice from its file. */
-	if (!strcmp(conf.source, "ivshmem") || !strncmp(conf.source, "ivshmem:", 8))
-		xs.splice_read = true;
+	xs.splice_read = ivshmem || (conf.read && !strcmp(conf.read, "splice"));
 	if (stat(opts.mountpoint, &st) < 0) {
 		fprintf(stderr, "xipfs: mountpoint %s: %s\n", opts.mountpoint, strerror(errno));
 		goto out;
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	xs.xip_dev = xs.xip_seg = -1;
 	if (!strncmp(conf.source, "seg:", 4))
 		err = xipfs_segment_open(conf.source + 4, &xs.seg);
-	else if (!strcmp(conf.source, "ivshmem") || !strncmp(conf.source, "ivshmem:", 8))
+	else if (ivshmem)
 		err = xipfs_segment_ivshmem(conf.source[7] ? conf.source + 8 : "", &xs.seg);
 	else
 		err = xipfs_segment_memfd(conf.source, &xs.seg);

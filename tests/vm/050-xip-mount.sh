@@ -53,8 +53,7 @@ EOF
 
 cat >"$dir/guest.sh" <<EOF
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
-fail=0
-ck() { if eval "\$2"; then echo "ok: \$1"; else echo "FAIL: \$1"; fail=1; fi; }
+$(xip_guest_lib)
 insmod $XIPMAP_KO || exit 1
 $(xip_mount_cmd a /tmp/a xip=on "ivshmem:$XIP_UUID")
 $(xip_mount_cmd b /tmp/b xip=on ivshmem)
@@ -62,18 +61,11 @@ $(xip_mount_cmd c /tmp/c xip=off "ivshmem:$XIP_UUID")
 ck "A logs the XIP path" "grep -q 'XIP: files map' a.log"
 ck "C logs why it serves FUSE reads" "grep -q 'serving reads through FUSE: -o xip=off' c.log"
 ck "xipfsctl reads the ivshmem segment (info, fsck --verify-data)" "$XIPFSCTL info ivshmem | grep -qx uuid=$XIP_UUID && $XIPFSCTL fsck --verify-data -q ivshmem:$XIP_UUID"
-dev=
-for d in /sys/bus/pci/devices/*; do
-	[ "\$(cat \$d/vendor)" = 0x1af4 ] && [ "\$(cat \$d/device)" = 0x1110 ] && dev=\${d##*/}
-done
+dev=\$(ivshmem_dev)
 
 echo "== 1. one frame"
 want=\$($XIP_PROBE segpfn $XIP_IMG $libc $off \$dev)
-mkfifo /tmp/go
-$XIP_PROBE hold /tmp/a$libc $off </tmp/go >hold.out &
-hold=\$!
-exec 8>/tmp/go
-i=0; while ! grep -q READY hold.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+probe_bg hold hold /tmp/a$libc $off
 p1=\$(sed -n '1s/^pfn //p' hold.out)
 p2=\$($XIP_PROBE pfn /tmp/a$libc $off | sed 's/^pfn //')
 p3=\$($XIP_PROBE pfn /tmp/b$libc $off | sed 's/^pfn //')
@@ -82,7 +74,7 @@ echo "segment frame \$want; A: \$p1 and \$p2; B: \$p3; C (xip=off): \$pc"
 ck "two processes on mount A map the segment's frame" "[ '\$p1' = '\$want' ] && [ '\$p2' = '\$want' ]"
 ck "mount B (same segment) maps the same frame" "[ '\$p3' = '\$want' ]"
 ck "the xip=off mount maps a copy (control)" "[ -n '\$pc' ] && [ '\$pc' != '\$want' ]"
-echo >&8; exec 8>&-; wait \$hold
+probe_go
 # The same through a host-style segment: a tmpfs file loaded by xipfsctl.
 at=\$($XIP_PROBE imgoff $XIP_IMG $libc $off)
 $XIPFSCTL load $XIP_IMG t || fail=1
@@ -144,13 +136,9 @@ ck "gdb stops at a breakpoint in python3 running from the mount" "grep -q 'Break
 ck "the program then runs on to a clean exit" "grep -qx 42 gdb.out && grep -q 'exited normally' gdb.out"
 
 echo "== 6. daemon death"
-mkfifo /tmp/go2
-$XIP_PROBE dying /tmp/b$py </tmp/go2 >dying.out &
-dying=\$!
-exec 8>/tmp/go2
-i=0; while ! grep -q READY dying.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+probe_bg dying dying /tmp/b$py
 kill -9 \$(cat b.pid); sleep 1
-echo >&8; exec 8>&-; wait \$dying; rc=\$?
+probe_go; rc=\$?
 cat dying.out
 ck "mappings outlive the daemon; new opens get ENOTCONN" "[ \$rc = 0 ]"
 umount -l /tmp/b

@@ -28,24 +28,16 @@ for g in a b; do
 	mkdir "$dir/$g"
 	cat >"$dir/$g/guest.sh" <<EOF
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
-fail=0
-ck() { if eval "\$2"; then echo "ok: \$1"; else echo "FAIL: \$1"; fail=1; fi; }
+$(xip_guest_lib)
 insmod $XIPMAP_KO || exit 1
 $(xip_mount_cmd xipfs /tmp/x xip=on "ivshmem:$XIP_UUID")
-for d in /sys/bus/pci/devices/*; do
-	[ "\$(cat \$d/vendor)" = 0x1af4 ] && [ "\$(cat \$d/device)" = 0x1110 ] && dev=\${d##*/}
-done
-want=\$($XIP_PROBE segpfn $XIP_IMG $libc $off \$dev)
-mkfifo /tmp/go
-$XIP_PROBE hold /tmp/x$libc $off </tmp/go >hold.out &
-hold=\$!
-exec 8>/tmp/go
-i=0; while ! grep -q READY hold.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+want=\$($XIP_PROBE segpfn $XIP_IMG $libc $off \$(ivshmem_dev))
+probe_bg hold hold /tmp/x$libc $off
 before=\$(od -A n -t u1 -j $off -N 1 /tmp/x$libc | tr -d ' ')
 echo "XIP-READY"
 # The host changes the byte, then creates ./go in this work directory.
 i=0; while [ ! -e go ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i+1)); done
-echo >&8; exec 8>&-; wait \$hold
+probe_go
 cat hold.out
 p1=\$(sed -n '1s/^pfn //p' hold.out)
 p2=\$(sed -n 's/^pfn //p' hold.out | tail -n 1)

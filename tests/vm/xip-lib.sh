@@ -99,3 +99,29 @@ while ! grep -q " $2 fuse.xipfs " /proc/mounts; do
 done
 EOF
 }
+
+# Guest script text shared by the XIP tests: ck NAME TEST (prints ok/FAIL,
+# sets fail=1), ivshmem_dev (the first ivshmem-plain PCI device),
+# probe_bg NAME ARGS... (xip-probe ARGS in the background, reading the
+# fifo /tmp/NAME, output in NAME.out; returns once it printed READY) and
+# probe_go (a line to it; waits for it and returns its status).
+xip_guest_lib() {
+	cat <<EOF
+fail=0
+ck() { if eval "\$2"; then echo "ok: \$1"; else echo "FAIL: \$1"; fail=1; fi; }
+ivshmem_dev() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "\$(cat \$d/vendor)" = 0x1af4 ] && [ "\$(cat \$d/device)" = 0x1110 ] && echo \${d##*/}
+	done | head -n 1
+}
+probe_bg() {
+	n=\$1; shift
+	mkfifo /tmp/\$n
+	$XIP_PROBE "\$@" </tmp/\$n >\$n.out &
+	probe_pid=\$!
+	exec 8>/tmp/\$n
+	i=0; while ! grep -q READY \$n.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+}
+probe_go() { echo >&8; exec 8>&-; wait \$probe_pid; }
+EOF
+}
