@@ -7,6 +7,8 @@
 # Usage: smoke.sh SRCDIR BUILDDIR TARGET...
 #   FUZZ_SEEDS: seed directory (default SRCDIR/corpus/NAME)
 #   FUZZ_TIMEOUT: seconds one input may take (default 20)
+#   FUZZ_CORPUS: keep the corpus the fuzzer grows in this directory (one
+#     subdirectory per target) across runs, instead of a scratch one
 set -u
 src=$1 build=$2
 shift 2
@@ -22,8 +24,12 @@ for t in "$@"; do
 	findings=${FUZZ_FINDINGS:-$build/findings/$name}
 	work=$build/work/$name
 	log=$build/work/$name.log
-	rm -rf "$work"
-	mkdir -p "$work" "$findings"
+	if [ -n "${FUZZ_CORPUS:-}" ]; then
+		work=$FUZZ_CORPUS/$name
+	else
+		rm -rf "$work"
+	fi
+	mkdir -p "$work" "$findings" "$build/work"
 	if [ ! -x "$t" ]; then
 		echo "fuzz-smoke: $t is not built" >&2
 		status=1
@@ -59,6 +65,7 @@ for t in "$@"; do
 	fi
 	stats=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
 	execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-	echo "fuzz-smoke: $name: ${seconds}s, ${execs:-?} exec/s, last: $stats"
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	echo "fuzz-smoke: $name: ${seconds}s, ${runs:-?} executions, ${execs:-?} exec/s, corpus $(ls -1 "$work" | wc -l) files, last: $stats"
 done
 exit $status
