@@ -28,11 +28,14 @@ void xipfs_segment_path(const char *name, char *buf, size_t len);
 
 /* Map loaded segment @name read-only. */
 int xipfs_segment_open(const char *name, struct xipfs_segment **out);
-/* Copy image file @path into a new sealed memfd and map it. */
+/*
+ * Copy image file @path into a new sealed memfd, map it and validate the
+ * copy (never the file: it may change while it is read).
+ */
 int xipfs_segment_memfd(const char *path, struct xipfs_segment **out);
 /*
- * Validate image @path and load it as segment @name, atomically replacing
- * any segment of that name.  @hugetlb_dir: a hugetlbfs mount to back the
+ * Copy image @path into segment @name, validate the copy and put it in
+ * place, atomically replacing any segment of that name.  @hugetlb_dir: a hugetlbfs mount to back the
  * segment, or NULL for tmpfs.
  */
 int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir);

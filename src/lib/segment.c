@@ -128,34 +128,108 @@ static int copy_fd(int in, int out, size_t len)
 	return 0;
 }
 
-static int copy_image(const char *path, int out, size_t *size)
+/*
+ * Open image file @path and learn how many bytes to copy: s_size from its
+ * superblock, clamped to the file.  Nothing here is trusted: the copy is
+ * what gets validated (check_copy()), so a file that changes while it is
+ * read cannot put an unchecked image into a segment.
+ */
+static int open_image(const char *path, int *in, size_t *len)
+{
+	struct xipfs_super sb;
+	struct stat st;
+	off_t end;
+	int err;
+
+	*in = open(path, O_RDONLY | O_CLOEXEC);
+	if (*in < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot open: %s", path, strerror(errno));
+		return err;
+	}
+	if (fstat(*in, &st) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot stat: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		err = -EINVAL;
+		xipfs_log(XIPFS_LOG_ERR, "%s: not a regular file", path);
+		goto out_close;
+	}
+	/* A block device's st_size is 0: its size is where it ends. */
+	end = lseek(*in, 0, SEEK_END);
+	if (end < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot get the size: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (pread(*in, &sb, sizeof(sb), 0) != (ssize_t)sizeof(sb)) {
+		err = -EUCLEAN;
+		xipfs_log(XIPFS_LOG_ERR,
+			  "%s: corrupt superblock at offset 0: file is %lld bytes, too short for an xipfs image",
+			  path, (long long)end);
+		goto out_close;
+	}
+	*len = (uint64_t)end;
+	if (xipfs_le64(sb.s_size) < *len)
+		*len = xipfs_le64(sb.s_size);
+	if (*len < sizeof(sb))
+		*len = sizeof(sb);	/* check_copy() says what is wrong */
+	return 0;
+out_close:
+	close(*in);
+	*in = -1;
+	return err;
+}
+
+/* Validate the copy at @base (@len bytes) of image @path, as any image. */
+static int check_copy(const void *base, size_t len, const char *path)
 {
 	struct xipfs_image *img;
-	int in, err;
+	int err = xipfs_open_mem(base, len, path, 0, &img);
 
-	/* Validate first: a segment never holds a bad image. */
-	err = xipfs_open_file(path, 0, &img);
+	if (!err)
+		xipfs_close(img);
+	return err;
+}
+
+/* Copy the image in @path to @out; the caller validates the copy. */
+static int copy_image(const char *path, int out, size_t *size)
+{
+	int in, err = open_image(path, &in, size);
+
 	if (err)
 		return err;
-	*size = xipfs_image_size(img);
-	xipfs_close(img);
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		err = -errno;
-	} else {
-		err = copy_fd(in, out, *size);
-		/* The copy is what gets used: don't keep the file cached too. */
-		posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
-		close(in);
-	}
+	err = copy_fd(in, out, *size);
+	/* The copy is what gets used: don't keep the file cached too. */
+	posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
+	close(in);
 	if (err)
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s", path,
 			  strerror(-err));
 	return err;
 }
 
+/* Validate the @size bytes written to @fd, through a read-only mapping. */
+static int check_fd(int fd, size_t size, const char *path)
+{
+	void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	int err;
+
+	if (m == MAP_FAILED) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot map the copy: %s", path, strerror(errno));
+		return err;
+	}
+	err = check_copy(m, size, path);
+	munmap(m, size);
+	return err;
+}
+
 int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 {
+	struct xipfs_segment *seg;
 	size_t size;
 	int fd = memfd_create("xipfs", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int err;
@@ -181,10 +255,19 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 		}
 	}
 	if (!err)
-		err = seg_map(fd, out);
-	if (err)
+		err = seg_map(fd, &seg);
+	if (err) {
 		close(fd);
-	return err;
+		return err;
+	}
+	/* Sealed: what is checked now is what every reader will see. */
+	err = check_copy(seg->base, seg->size, path);
+	if (err) {
+		xipfs_segment_close(seg);
+		return err;
+	}
+	*out = seg;
+	return 0;
 }
 
 static int set_immutable(int fd, bool on)
@@ -218,10 +301,65 @@ static size_t pow2(size_t n)
 	return p;
 }
 
+/* hugetlbfs has no write(): size the file, map it, read the image into it. */
+static int fill_hugetlb(const char *path, int fd, const char *tmp)
+{
+	size_t len, size;
+	int in, err = open_image(path, &in, &len);
+	void *m;
+
+	if (err)
+		return err;
+	size = pow2(len);
+	if (size < (2u << 20))
+		size = 2u << 20;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot size the hugetlbfs segment: %s", tmp,
+			  strerror(errno));
+		close(in);
+		return err;
+	}
+	for (size_t done = 0; done < len && !err;) {
+		ssize_t r = pread(in, (char *)m + done, len - done, (off_t)done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? -errno : -EIO;
+			xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s",
+				  path, strerror(-err));
+		}
+		done += r > 0 ? (size_t)r : 0;
+	}
+	close(in);
+	if (!err)
+		err = check_copy(m, len, path);
+	munmap(m, size);
+	return err;
+}
+
+/* Copy the image into the tmpfs file @fd, check the copy, pad to a power of 2. */
+static int fill_tmpfs(const char *path, int fd, const char *tmp)
+{
+	size_t size;
+	int err = copy_image(path, fd, &size);
+
+	if (!err)
+		err = check_fd(fd, size, path);
+	if (err)
+		return err;
+	if (ftruncate(fd, (off_t)pow2(size)) < 0 || fsync(fd) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
+	}
+	return err;
+}
+
 int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir)
 {
 	char dst[PATH_MAX], tmp[PATH_MAX], hpath[PATH_MAX] = "";
-	size_t size;
 	int fd, err;
 
 	if (xipfs_segment_name_ok(name)) {
@@ -240,38 +378,12 @@ int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_d
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot create: %s", tmp, strerror(errno));
 		return err;
 	}
-	if (hugetlb_dir) {
-		/* hugetlbfs has no write(): size it, map it, copy. */
-		struct xipfs_image *img;
-		void *m;
-
-		err = xipfs_open_file(path, 0, &img);
-		if (err)
-			goto out_unlink;
-		size = pow2(xipfs_image_size(img));
-		if (size < (2u << 20))
-			size = 2u << 20;
-		if (ftruncate(fd, (off_t)size) < 0 ||
-		    (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
-			err = -errno;
-			xipfs_log(XIPFS_LOG_ERR, "%s: cannot size the hugetlbfs segment: %s", tmp,
-				  strerror(errno));
-			xipfs_close(img);
-			goto out_unlink;
-		}
-		memcpy(m, xipfs_image_base(img), xipfs_image_size(img));
-		munmap(m, size);
-		xipfs_close(img);
-	} else {
-		err = copy_image(path, fd, &size);
-		if (err)
-			goto out_unlink;
-		if (ftruncate(fd, (off_t)pow2(size)) < 0 || fsync(fd) < 0) {
-			err = -errno;
-			xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
-			goto out_unlink;
-		}
-	}
+	if (hugetlb_dir)
+		err = fill_hugetlb(path, fd, tmp);
+	else
+		err = fill_tmpfs(path, fd, tmp);
+	if (err)
+		goto out_unlink;
 	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
 		err = -errno;
 		goto out_unlink;
