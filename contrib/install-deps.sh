@@ -5,11 +5,11 @@
 set -eu
 build="build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 liburing-dev check libxxhash-dev libarchive-dev
-	libattr1-dev attr zstd xz-utils gzip"
+	libattr1-dev attr zstd xz-utils gzip libssl-dev libjson-c-dev"
 tests="erofs-utils squashfs-tools squashfuse util-linux debootstrap
 	qemu-system-x86 busybox-static cpio kmod dwarves meson ninja-build
 	clang libclang-rt-14-dev afl++
-	python3 tar bc gdb valgrind"
+	python3 tar bc gdb valgrind umoci skopeo docker-registry"
 pkgs="$build"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $tests"
 if [ "$(id -u)" -ne 0 ]; then

@@ -10,6 +10,8 @@
  *   pages D+1 ..       the metadata area, itself page aligned and zero padded:
  *                      inode table, directory entries, extents, names,
  *                      xattr sets, per-page checksums
+ *   last pages         with COMPAT_MERKLE: the SHA-256 Merkle tree over
+ *                      every page before it but the superblock (below)
  *
  * A file's content is a sorted list of extents, each mapping a run of
  * logical pages to a run of consecutive image pages.  Logical pages not
@@ -54,7 +56,34 @@
  * refuse the image; unknown COMPAT bits are ignored.
  */
 #define XIPFS_FEATURE_COMPAT_PAGESUM	0x00000001u	/* s_pagesum_* valid */
-#define XIPFS_FEATURE_COMPAT_MASK	XIPFS_FEATURE_COMPAT_PAGESUM
+#define XIPFS_FEATURE_COMPAT_MERKLE	0x00000002u	/* s_merkle_* valid */
+#define XIPFS_FEATURE_COMPAT_MASK	(XIPFS_FEATURE_COMPAT_PAGESUM | \
+					 XIPFS_FEATURE_COMPAT_MERKLE)
+
+/*
+ * The integrity tree (COMPAT_MERKLE).  The covered pages are the image's
+ * pages 1 .. N, N = s_merkle_offset / page size - 1: the data and the
+ * metadata area, everything between the superblock and the tree.  With
+ * H = page size / 32 hashes per tree page:
+ *
+ *   level 0        SHA-256 of each covered page, in page order, H to a
+ *                  tree page, the last tree page zero padded
+ *   level k + 1    SHA-256 of each tree page of level k, packed the same
+ *                  way; the first level that fits in one page is the top
+ *
+ * The levels are stored one after the other from level 0 up, each a whole
+ * number of pages, at s_merkle_offset, and end where the image ends
+ * (s_merkle_offset + s_merkle_size == s_size).  The root is
+ *
+ *   s_merkle_root = SHA-256(superblock with s_crc and s_merkle_root zero,
+ *                           all 512 bytes || SHA-256(top tree page))
+ *
+ * so it covers every byte of the image: superblock, tree and, through the
+ * tree, every page.  "sha256:" and the root in hex is the image's digest.
+ * It depends only on the image's own bytes, never on where the image is
+ * stored, so it stays valid for a copy of the image kept in a segment.
+ */
+#define XIPFS_MERKLE_HASH_SIZE		32
 
 /*
  * Reserved for "several images in one segment": page numbers then count
@@ -110,7 +139,12 @@ struct xipfs_super {
 	uint64_t s_stat_hole_pages;	/* of those, all-zero (holes) */
 	uint64_t s_stat_dedup_pages;	/* of those, stored elsewhere already */
 
-	uint8_t  s_reserved[280];	/* zero */
+	/* COMPAT_MERKLE, else zero: the integrity tree described above. */
+	uint64_t s_merkle_offset;	/* tree: byte offset, page aligned */
+	uint64_t s_merkle_size;		/* tree: bytes, page multiple */
+	uint8_t  s_merkle_root[32];	/* root hash, SHA-256 */
+
+	uint8_t  s_reserved[232];	/* zero */
 };
 
 /*

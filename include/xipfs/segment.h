@@ -39,6 +39,18 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out);
  * segment, or NULL for tmpfs.
  */
 int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir);
+struct xipfs_load_opts {
+	const char *hugetlb_dir;	/* back the segment by hugetlbfs, or NULL */
+	const uint8_t *digest;		/* Merkle root the content must have, or NULL */
+	int verify;			/* verify the Merkle tree even without @digest */
+};
+/*
+ * xipfs_segment_load() with options: with @digest or @verify the copy is
+ * verified against its Merkle tree (and the root against @digest) before
+ * it is put in place and sealed; a mismatch leaves nothing behind.
+ */
+int xipfs_segment_load_opts(const char *path, const char *name,
+			    const struct xipfs_load_opts *o);
 /* Remove segment @name (mappings that exist stay valid). */
 int xipfs_segment_unload(const char *name);
 

@@ -218,6 +218,58 @@ struct xipfs_fsck_stats {
 int xipfs_fsck(const struct xipfs_image *img, unsigned flags,
 	       struct xipfs_fsck_stats *st);
 
+/* ---- integrity: the SHA-256 Merkle tree (COMPAT_MERKLE) ----------------- */
+
+/* "sha256:" and 64 hex digits, NUL terminated. */
+#define XIPFS_DIGEST_STR_LEN	72
+
+/* Bytes of tree for @npages covered pages of (1 << @shift) bytes. */
+uint64_t xipfs_merkle_tree_size(uint64_t npages, unsigned shift);
+
+/*
+ * Build the tree over @npages pages at @content (the image's pages 1..N)
+ * into @tree (xipfs_merkle_tree_size() bytes; padding is zeroed) and the
+ * hash of its top page into @top.
+ */
+int xipfs_merkle_build(const void *content, uint64_t npages, unsigned shift,
+		       void *tree, uint8_t top[32]);
+
+/* The root for superblock @sb (its s_crc and s_merkle_root are ignored). */
+int xipfs_merkle_root(const struct xipfs_super *sb, const uint8_t top[32],
+		      uint8_t root[32]);
+
+struct xipfs_verify_stats {
+	uint64_t pages;			/* covered pages hashed and compared */
+	uint64_t bad_pages;		/* of those, damaged */
+	uint64_t bad_tree_pages;	/* tree pages not matching their parent */
+	uint64_t unchecked_pages;	/* under a damaged tree page */
+	uint64_t errors;		/* messages logged */
+	uint8_t root[32];		/* the verified root */
+};
+
+/*
+ * Verify the image bytes at @base (@size bytes available) against their
+ * tree: every covered page, every tree page and the superblock.  Works on
+ * raw bytes, so it names damaged pages even where the image would not
+ * open.  With @expect, the root must also equal it.  0 when intact,
+ * -EUCLEAN when damaged (each damaged page logged), -ENODATA when the
+ * image has no tree.
+ */
+int xipfs_verify_mem(const void *base, size_t size, const char *name,
+		     const uint8_t *expect, struct xipfs_verify_stats *st);
+
+/*
+ * Append a tree to the finished image (no tree yet) open for writing and
+ * reading in @fd, and update its superblock (feature bit, fields, root,
+ * CRC).  The new image size goes to *@image_bytes.
+ */
+int xipfs_merkle_append(int fd, uint64_t *image_bytes);
+
+/* Parse "sha256:HEX" (lower-case hex) into 32 bytes: 0 or -EINVAL. */
+int xipfs_digest_parse(const char *str, uint8_t out[32]);
+/* Format 32 bytes as "sha256:HEX" into @out. */
+void xipfs_digest_format(const uint8_t d[32], char out[XIPFS_DIGEST_STR_LEN]);
+
 /* ---- helpers shared by the programs ----------------------------------- */
 
 /* CRC32C (Castagnoli), seed 0 for a fresh sum; chainable. */

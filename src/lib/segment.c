@@ -183,14 +183,22 @@ out_close:
 	return err;
 }
 
-/* Validate the copy at @base (@len bytes) of image @path, as any image. */
-static int check_copy(const void *base, size_t len, const char *path)
+/*
+ * Validate the copy at @base (@len bytes) of image @path, as any image,
+ * and with @o's digest or verify against its Merkle tree: what is checked
+ * is what gets sealed and served.
+ */
+static int check_copy(const void *base, size_t len, const char *path,
+		      const struct xipfs_load_opts *o)
 {
+	struct xipfs_verify_stats st;
 	struct xipfs_image *img;
 	int err = xipfs_open_mem(base, len, path, 0, &img);
 
 	if (!err)
 		xipfs_close(img);
+	if (!err && o && (o->digest || o->verify))
+		err = xipfs_verify_mem(base, len, path, o->digest, &st);
 	return err;
 }
 
@@ -212,7 +220,7 @@ static int copy_image(const char *path, int out, size_t *size)
 }
 
 /* Validate the @size bytes written to @fd, through a read-only mapping. */
-static int check_fd(int fd, size_t size, const char *path)
+static int check_fd(int fd, size_t size, const char *path, const struct xipfs_load_opts *o)
 {
 	void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	int err;
@@ -222,7 +230,7 @@ static int check_fd(int fd, size_t size, const char *path)
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot map the copy: %s", path, strerror(errno));
 		return err;
 	}
-	err = check_copy(m, size, path);
+	err = check_copy(m, size, path, o);
 	munmap(m, size);
 	return err;
 }
@@ -261,7 +269,7 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 		return err;
 	}
 	/* Sealed: what is checked now is what every reader will see. */
-	err = check_copy(seg->base, seg->size, path);
+	err = check_copy(seg->base, seg->size, path, NULL);
 	if (err) {
 		xipfs_segment_close(seg);
 		return err;
@@ -302,7 +310,8 @@ static size_t pow2(size_t n)
 }
 
 /* hugetlbfs has no write(): size the file, map it, read the image into it. */
-static int fill_hugetlb(const char *path, int fd, const char *tmp)
+static int fill_hugetlb(const char *path, int fd, const char *tmp,
+			const struct xipfs_load_opts *o)
 {
 	size_t len, size;
 	int in, err = open_image(path, &in, &len);
@@ -335,19 +344,20 @@ static int fill_hugetlb(const char *path, int fd, const char *tmp)
 	}
 	close(in);
 	if (!err)
-		err = check_copy(m, len, path);
+		err = check_copy(m, len, path, o);
 	munmap(m, size);
 	return err;
 }
 
 /* Copy the image into the tmpfs file @fd, check the copy, pad to a power of 2. */
-static int fill_tmpfs(const char *path, int fd, const char *tmp)
+static int fill_tmpfs(const char *path, int fd, const char *tmp,
+		      const struct xipfs_load_opts *o)
 {
 	size_t size;
 	int err = copy_image(path, fd, &size);
 
 	if (!err)
-		err = check_fd(fd, size, path);
+		err = check_fd(fd, size, path, o);
 	if (err)
 		return err;
 	if (ftruncate(fd, (off_t)pow2(size)) < 0 || fsync(fd) < 0) {
@@ -359,6 +369,15 @@ static int fill_tmpfs(const char *path, int fd, const char *tmp)
 
 int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir)
 {
+	struct xipfs_load_opts o = { .hugetlb_dir = hugetlb_dir };
+
+	return xipfs_segment_load_opts(path, name, &o);
+}
+
+int xipfs_segment_load_opts(const char *path, const char *name,
+			    const struct xipfs_load_opts *o)
+{
+	const char *hugetlb_dir = o->hugetlb_dir;
 	char dst[PATH_MAX], tmp[PATH_MAX], hpath[PATH_MAX] = "";
 	int fd, err;
 
@@ -379,9 +398,9 @@ int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_d
 		return err;
 	}
 	if (hugetlb_dir)
-		err = fill_hugetlb(path, fd, tmp);
+		err = fill_hugetlb(path, fd, tmp, o);
 	else
-		err = fill_tmpfs(path, fd, tmp);
+		err = fill_tmpfs(path, fd, tmp, o);
 	if (err)
 		goto out_unlink;
 	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {

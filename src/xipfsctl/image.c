@@ -100,11 +100,20 @@ int cmd_info(int argc, char **argv)
 	printf("uuid=%s\n", uuid);
 	printf("build_time=%" PRIu64 " (%s)\n", (uint64_t)bt, when);
 	printf("page_size=%u\n", xipfs_page_size(img));
-	printf("features_compat=0x%x%s\n", xipfs_le32(sb->s_compat),
-	       xipfs_le32(sb->s_compat) & XIPFS_FEATURE_COMPAT_PAGESUM ? " (pagesum)" : "");
+	printf("features_compat=0x%x%s%s\n", xipfs_le32(sb->s_compat),
+	       xipfs_le32(sb->s_compat) & XIPFS_FEATURE_COMPAT_PAGESUM ? " pagesum" : "",
+	       xipfs_le32(sb->s_compat) & XIPFS_FEATURE_COMPAT_MERKLE ? " merkle" : "");
 	printf("features_incompat=0x%x\n", xipfs_le32(sb->s_incompat));
 	printf("size=%zu\n", xipfs_image_size(img));
 	printf("crc=0x%08x\n", xipfs_le32(sb->s_crc));
+	if (xipfs_le32(sb->s_compat) & XIPFS_FEATURE_COMPAT_MERKLE) {
+		char digest[XIPFS_DIGEST_STR_LEN];
+
+		xipfs_digest_format(sb->s_merkle_root, digest);
+		printf("digest=%s\nmerkle_offset=%llu\nmerkle_size=%llu\n", digest,
+		       (unsigned long long)xipfs_le64(sb->s_merkle_offset),
+		       (unsigned long long)xipfs_le64(sb->s_merkle_size));
+	}
 	printf("inodes=%u\n", xipfs_inode_count(img));
 	printf("regular=%" PRIu64 "\ndirectories=%" PRIu64 "\nsymlinks=%" PRIu64 "\n",
 	       types[S_IFREG >> 12], types[S_IFDIR >> 12], types[S_IFLNK >> 12]);

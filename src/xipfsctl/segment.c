@@ -100,22 +100,37 @@ int cmd_load(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "hugetlb", required_argument, NULL, 'H' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "verify", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *huge = NULL;
+	struct xipfs_load_opts o = { 0 };
+	uint8_t digest[32];
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "H:", lopts, NULL)) != -1) {
-		if (c != 'H')
+	while ((c = getopt_long(argc, argv, "H:d:v", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			o.hugetlb_dir = optarg;
+			break;
+		case 'd':
+			if (digest_arg(optarg, digest))
+				return 2;
+			o.digest = digest;
+			break;
+		case 'v':
+			o.verify = 1;
+			break;
+		default:
 			return 2;
-		huge = optarg;
+		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "Usage: xipfsctl load [--hugetlb DIR] IMAGE NAME\n");
+		fprintf(stderr, "Usage: xipfsctl load [--hugetlb DIR] [--verify] [--digest sha256:ROOT] IMAGE NAME\n");
 		return 2;
 	}
-	return xipfs_segment_load(argv[optind], argv[optind + 1], huge) ? 1 : 0;
+	return xipfs_segment_load_opts(argv[optind], argv[optind + 1], &o) ? 1 : 0;
 }
 
 int cmd_list(int argc, char **argv)

@@ -13,6 +13,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 int cmd_load(int argc, char **argv);
 int cmd_list(int argc, char **argv);
@@ -23,5 +24,7 @@ int cmd_unload(int argc, char **argv);
 
 /* The 16 bytes of @u in the 36-character UUID form, into @out[37]. */
 void uuid_str(const uint8_t *u, char *out);
+/* Parse a --digest argument (sha256:HEX), or say what is wrong: 0 or -1. */
+int digest_arg(const char *arg, uint8_t out[32]);
 
 #endif
