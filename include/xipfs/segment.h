@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xipfs/xipfs.h"
+
 struct xipfs_segment;
 
 #define XIPFS_SEGMENT_DIR	"/dev/shm"
@@ -69,5 +71,39 @@ void xipfs_segment_close(struct xipfs_segment *seg);
 int xipfs_segment_ivshmem(const char *uuid, struct xipfs_segment **out);
 /* The xipmap segment handle of an ivshmem segment, else -1. */
 int xipfs_segment_handle(const struct xipfs_segment *seg);
+
+/* ---- image sources: what the programs accept where an image goes ------ */
+
+enum xipfs_source_kind {
+	XIPFS_SOURCE_FILE,		/* an image file (or block device) */
+	XIPFS_SOURCE_SEGMENT,		/* "seg:NAME": a loaded segment */
+	XIPFS_SOURCE_IVSHMEM,		/* "ivshmem[:UUID]": inside a guest */
+};
+
+struct xipfs_source {
+	enum xipfs_source_kind kind;
+	const char *arg;		/* as given: names the image in messages */
+	const char *path;		/* FILE: the path (points into arg) */
+	char segment[XIPFS_SEGMENT_NAME_MAX + 1];	/* SEGMENT: the name */
+	char uuid[XIPFS_UUID_STR_LEN + 1];	/* IVSHMEM: canonical, "" = first bound */
+};
+
+/*
+ * Parse @arg into @src (which points into @arg: keep it alive).  -EINVAL,
+ * after a log line saying what is wrong, for a bad segment name or UUID.
+ */
+int xipfs_source_parse(const char *arg, struct xipfs_source *src);
+
+/* xipfs_source_open(): copy an image file into a sealed memfd (the daemon). */
+#define XIPFS_OPEN_COPY		0x2
+
+/*
+ * Open and validate the image of @src (@flags: XIPFS_OPEN_NOCRC,
+ * XIPFS_OPEN_COPY).  An image file is mapped, or with XIPFS_OPEN_COPY
+ * copied into a private segment; *@seg is the segment holding the image, or
+ * NULL.  Close with xipfs_close(*@img), then xipfs_segment_close(*@seg).
+ */
+int xipfs_source_open(const struct xipfs_source *src, unsigned flags,
+		      struct xipfs_segment **seg, struct xipfs_image **img);
 
 #endif

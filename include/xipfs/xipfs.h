@@ -270,7 +270,36 @@ int xipfs_digest_parse(const char *str, uint8_t out[32]);
 /* Format 32 bytes as "sha256:HEX" into @out. */
 void xipfs_digest_format(const uint8_t d[32], char out[XIPFS_DIGEST_STR_LEN]);
 
+/*
+ * fsck(8) exit status bits (util-linux include/exitcodes.h names them
+ * FSCK_EX_*): xipfsctl fsck and fsck.xipfs exit with these.  An image is
+ * read-only, so nothing is ever corrected: found errors are UNCORRECTED.
+ */
+#define XIPFS_FSCK_EX_OK		0	/* no errors */
+#define XIPFS_FSCK_EX_NONDESTRUCT	1	/* errors corrected */
+#define XIPFS_FSCK_EX_REBOOT		2	/* system should be rebooted */
+#define XIPFS_FSCK_EX_UNCORRECTED	4	/* errors left uncorrected */
+#define XIPFS_FSCK_EX_ERROR		8	/* operational error */
+#define XIPFS_FSCK_EX_USAGE		16	/* usage or syntax error */
+#define XIPFS_FSCK_EX_LIBRARY		128	/* shared library error */
+
 /* ---- helpers shared by the programs ----------------------------------- */
+
+/*
+ * Out of memory: every libxipfs function returns -ENOMEM (or NULL where it
+ * returns a pointer), never aborts and never logs it, since only the caller
+ * knows what it was doing.  The programs of this tree report it once and
+ * give up (xipfs/xalloc.h); the daemon answers the request with ENOMEM.
+ */
+
+/* The metadata CRC: 0, or -EUCLEAN after logging both sums. */
+int xipfs_check_crc(const struct xipfs_image *img);
+
+/* UUIDs: 16 bytes, shown as 36 characters, 8-4-4-4-12 lower-case hex. */
+#define XIPFS_UUID_STR_LEN	36
+void xipfs_uuid_format(const uint8_t uuid[16], char out[XIPFS_UUID_STR_LEN + 1]);
+/* The 36-character form (any case) or its 32 hex digits alone; -EINVAL. */
+int xipfs_uuid_parse(const char *str, uint8_t uuid[16]);
 
 /* CRC32C (Castagnoli), seed 0 for a fresh sum; chainable. */
 uint32_t xipfs_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -24,11 +24,11 @@ int xipfs_extent(const struct xipfs_image *img, const struct xipfs_ino *ino,
 		return -EINVAL;
 	if (index >= ino->count)
 		return -ENOENT;
-	off = img->extent_off + (ino->offset + index) * sizeof(struct xipfs_extent);
+	off = xipfs_extent_off(img, ino->offset + index);
 	p = img->base + off;
-	out->lpage = ld32(p);
-	out->count = ld32(p + 4);
-	out->page = ld32(p + 8);
+	out->lpage = ld32(p + offsetof(struct xipfs_extent, e_lpage));
+	out->count = ld32(p + offsetof(struct xipfs_extent, e_count));
+	out->page = ld32(p + offsetof(struct xipfs_extent, e_page));
 	if (out->count < 1 ||
 	    out->page < img->data_start ||
 	    out->page - img->data_start > img->data_pages ||

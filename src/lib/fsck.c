@@ -113,8 +113,7 @@ int xipfs_fsck(const struct xipfs_image *img, unsigned flags,
 		}
 		for (uint32_t i = 0; i < dir.count; i++) {
 			struct xipfs_ino child;
-			uint64_t off = img->dirent_off +
-				       (dir.offset + i) * sizeof(struct xipfs_dirent);
+			uint64_t off = xipfs_dirent_off(img, dir.offset + i);
 
 			if (xipfs_dir_entry(img, &dir, i, &e)) {
 				st->errors++;
@@ -156,7 +155,7 @@ int xipfs_fsck(const struct xipfs_image *img, unsigned flags,
 	}
 	for (uint32_t ino = 1; ino <= n; ino++) {
 		struct xipfs_ino i;
-		uint64_t off = img->inode_off + (uint64_t)(ino - 1) * 64;
+		uint64_t off = xipfs_inode_off(img, ino);
 
 		st->inodes++;
 		if (xipfs_inode_get(img, ino, &i)) {

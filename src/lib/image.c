@@ -65,13 +65,24 @@ uint32_t xipfs_image_crc(const void *base, const struct xipfs_super *sb)
 			    xipfs_le64(sb->s_meta_size));
 }
 
+int xipfs_check_crc(const struct xipfs_image *img)
+{
+	uint32_t want = xipfs_image_crc(img->base, &img->sb);
+
+	if (want == xipfs_le32(img->sb.s_crc))
+		return 0;
+	return xipfs_corrupt(img, "superblock", SB_OFF(s_crc),
+			     "metadata checksum mismatch (stored 0x%08x, computed 0x%08x)",
+			     xipfs_le32(img->sb.s_crc), want);
+}
+
 /* Check that a table of @count entries of @esize bytes at @off fits. */
-static int check_table(struct xipfs_image *img, const char *what,
+static int check_table(struct xipfs_image *img, const char *what, size_t field,
 		       uint64_t off, uint64_t count, uint64_t esize)
 {
 	if (count > UINT64_MAX / esize ||
 	    !xipfs_within(off, count * esize, img->meta_off, img->meta_size))
-		return xipfs_corrupt(img, "superblock", 0,
+		return xipfs_corrupt(img, "superblock", field,
 				     "%s table (offset %llu, %llu entries) lies outside the metadata area",
 				     what, (unsigned long long)off,
 				     (unsigned long long)count);
@@ -94,29 +105,29 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 		return xipfs_corrupt(img, "superblock", 0,
 				     "bad magic: not an xipfs image");
 	if (xipfs_le16(sb->s_version_major) != XIPFS_VERSION_MAJOR)
-		return xipfs_corrupt(img, "superblock", 8,
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_version_major),
 				     "format version %u is not supported (this is version %u)",
 				     xipfs_le16(sb->s_version_major),
 				     XIPFS_VERSION_MAJOR);
 	img->shift = xipfs_le32(sb->s_page_shift);
 	if (img->shift != 12 && img->shift != 14 && img->shift != 16)
-		return xipfs_corrupt(img, "superblock", 12,
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_page_shift),
 				     "page shift %u (allowed: 12, 14, 16)",
 				     img->shift);
 	img->psize = 1u << img->shift;
 	incompat = xipfs_le32(sb->s_incompat);
 	if (incompat & ~XIPFS_FEATURE_INCOMPAT_MASK)
-		return xipfs_corrupt(img, "superblock", 20,
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_incompat),
 				     "unknown incompatible features 0x%x: a newer xipfs made this image",
 				     incompat & ~XIPFS_FEATURE_INCOMPAT_MASK);
 	if (xipfs_le32(sb->s_root_ino) != XIPFS_ROOT_INO)
-		return xipfs_corrupt(img, "superblock", 28, "root inode is %u, not 1",
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_root_ino), "root inode is %u, not 1",
 				     xipfs_le32(sb->s_root_ino));
 	{
 		uint64_t s = xipfs_le64(sb->s_size);
 
 		if (s % img->psize || s < img->psize || s > img->size)
-			return xipfs_corrupt(img, "superblock", 56,
+			return xipfs_corrupt(img, "superblock", SB_OFF(s_size),
 					     "image size %llu is not a page multiple or exceeds the %zu bytes available (truncated image?)",
 					     (unsigned long long)s, img->size);
 		img->size = s;
@@ -128,7 +139,7 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	if (img->meta_off % img->psize || img->meta_size % img->psize ||
 	    !xipfs_within(img->meta_off, img->meta_size, img->psize,
 			  img->size - img->psize))
-		return xipfs_corrupt(img, "superblock", 80,
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_meta_offset),
 				     "metadata area (offset %llu, %llu bytes) is unaligned or outside the image",
 				     (unsigned long long)img->meta_off,
 				     (unsigned long long)img->meta_size);
@@ -136,7 +147,7 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	    !xipfs_within((uint64_t)img->data_start << img->shift,
 			  (uint64_t)img->data_pages << img->shift,
 			  img->psize, img->meta_off - img->psize))
-		return xipfs_corrupt(img, "superblock", 72,
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_data_start),
 				     "data area (page %u, %u pages) overlaps the superblock or the metadata",
 				     img->data_start, img->data_pages);
 
@@ -155,49 +166,46 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	img->pagesum_count = xipfs_le64(sb->s_pagesum_count);
 
 	if (img->inode_count < 1)
-		return xipfs_corrupt(img, "superblock", 108, "no inodes");
-	err = check_table(img, "inode", img->inode_off, img->inode_count,
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_inode_count), "no inodes");
+	err = check_table(img, "inode", SB_OFF(s_inode_offset), img->inode_off, img->inode_count,
 			  sizeof(struct xipfs_inode));
 	if (!err)
-		err = check_table(img, "dirent", img->dirent_off,
+		err = check_table(img, "dirent", SB_OFF(s_dirent_offset), img->dirent_off,
 				  img->dirent_count, sizeof(struct xipfs_dirent));
 	if (!err)
-		err = check_table(img, "extent", img->extent_off,
+		err = check_table(img, "extent", SB_OFF(s_extent_offset), img->extent_off,
 				  img->extent_count, sizeof(struct xipfs_extent));
 	if (!err)
-		err = check_table(img, "names", img->names_off,
+		err = check_table(img, "names", SB_OFF(s_names_offset), img->names_off,
 				  img->names_size, 1);
 	if (!err && img->names_size > UINT32_MAX)
-		err = xipfs_corrupt(img, "superblock", 144,
+		err = xipfs_corrupt(img, "superblock", SB_OFF(s_names_size),
 				    "names table larger than 4 GiB");
 	if (!err)
-		err = check_table(img, "xattr", img->xattr_off,
+		err = check_table(img, "xattr", SB_OFF(s_xattr_offset), img->xattr_off,
 				  img->xattr_size, 1);
 	if (!err && (img->xattr_size > UINT32_MAX ||
 		     (uint64_t)img->xattr_sets * 4 > img->xattr_size))
-		err = xipfs_corrupt(img, "superblock", 168,
+		err = xipfs_corrupt(img, "superblock", SB_OFF(s_xattr_sets),
 				    "%u xattr sets do not fit in %llu bytes",
 				    img->xattr_sets,
 				    (unsigned long long)img->xattr_size);
 	if (!err && (xipfs_le32(sb->s_compat) & XIPFS_FEATURE_COMPAT_PAGESUM)) {
 		if (img->pagesum_count != img->data_pages)
-			err = xipfs_corrupt(img, "superblock", 184,
+			err = xipfs_corrupt(img, "superblock", SB_OFF(s_pagesum_count),
 					    "%llu page checksums for %u data pages",
 					    (unsigned long long)img->pagesum_count,
 					    img->data_pages);
 		else
 			err = check_table(img, "page checksum",
-					  img->pagesum_off, img->pagesum_count, 4);
+					  SB_OFF(s_pagesum_offset), img->pagesum_off, img->pagesum_count, 4);
 	}
 	if (err)
 		return err;
 	if (!(flags & XIPFS_OPEN_NOCRC)) {
-		uint32_t want = xipfs_image_crc(img->base, sb);
-
-		if (want != xipfs_le32(sb->s_crc))
-			return xipfs_corrupt(img, "superblock", 24,
-					     "metadata checksum mismatch (stored 0x%08x, computed 0x%08x)",
-					     xipfs_le32(sb->s_crc), want);
+		err = xipfs_check_crc(img);
+		if (err)
+			return err;
 	}
 	{
 		struct xipfs_ino root;

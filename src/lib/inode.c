@@ -27,13 +27,13 @@ static int check_extents(const struct xipfs_image *img, struct xipfs_ino *ino,
 			return err;
 		if (e.lpage < next)
 			return xipfs_corrupt(img, "extent",
-					     img->extent_off + (ino->offset + i) * 12,
+					     xipfs_extent_off(img, ino->offset + i),
 					     "inode %u: extents out of order or overlapping",
 					     ino->ino);
 		next = e.lpage + e.count;
 		if (next > npages)
 			return xipfs_corrupt(img, "extent",
-					     img->extent_off + (ino->offset + i) * 12,
+					     xipfs_extent_off(img, ino->offset + i),
 					     "inode %u: extent past the end of the file",
 					     ino->ino);
 		stored += e.count;
@@ -50,7 +50,7 @@ int xipfs_inode_get(const struct xipfs_image *img, uint32_t ino,
 
 	if (ino < 1 || ino > img->inode_count)
 		return -ENOENT;
-	off = img->inode_off + (uint64_t)(ino - 1) * sizeof(struct xipfs_inode);
+	off = xipfs_inode_off(img, ino);
 	p = img->base + off;
 	memset(out, 0, sizeof(*out));
 	out->ino = ino;
@@ -140,12 +140,12 @@ int xipfs_dir_entry(const struct xipfs_image *img, const struct xipfs_ino *dir,
 		return -ENOTDIR;
 	if (index >= dir->count)
 		return -ENOENT;
-	off = img->dirent_off + (dir->offset + index) * sizeof(struct xipfs_dirent);
+	off = xipfs_dirent_off(img, dir->offset + index);
 	p = img->base + off;
-	out->ino = ld32(p);
-	name = ld32(p + 4);
-	out->namelen = p[8];
-	out->type = p[9];
+	out->ino = ld32(p + offsetof(struct xipfs_dirent, d_ino));
+	name = ld32(p + offsetof(struct xipfs_dirent, d_name));
+	out->namelen = p[offsetof(struct xipfs_dirent, d_namelen)];
+	out->type = p[offsetof(struct xipfs_dirent, d_type)];
 	if (out->ino < 1 || out->ino > img->inode_count)
 		return xipfs_corrupt(img, "dirent", off,
 				     "directory %u entry %u names inode %u of %u",

@@ -4,6 +4,7 @@
 #define XIPFS_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "xipfs/xipfs.h"
@@ -68,6 +69,24 @@ static inline int xipfs_name_cmp(const char *a, size_t al, const char *b,
 	if (c)
 		return c;
 	return al < bl ? -1 : al > bl;
+}
+
+/* Byte offsets of on-disk fields and records: the one way to name them. */
+#define SB_OFF(field)	offsetof(struct xipfs_super, field)
+
+static inline uint64_t xipfs_inode_off(const struct xipfs_image *img, uint32_t ino)
+{
+	return img->inode_off + (uint64_t)(ino - 1) * sizeof(struct xipfs_inode);
+}
+
+static inline uint64_t xipfs_dirent_off(const struct xipfs_image *img, uint64_t index)
+{
+	return img->dirent_off + index * sizeof(struct xipfs_dirent);
+}
+
+static inline uint64_t xipfs_extent_off(const struct xipfs_image *img, uint64_t index)
+{
+	return img->extent_off + index * sizeof(struct xipfs_extent);
 }
 
 int xipfs_validate(struct xipfs_image *img, unsigned flags);

@@ -7,7 +7,6 @@
  * writable mapping can exist.  A private segment is a memfd sealed with
  * F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, which nobody can undo.
  */
-#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -483,29 +482,6 @@ int xipfs_segment_handle(const struct xipfs_segment *seg)
 }
 
 /*
- * "UUID" in its 36-character form, or "" for none: 16 bytes, zeros for
- * none (the helper then takes the first segment it bound).
- */
-static int parse_uuid(const char *str, uint8_t uuid[16])
-{
-	int i = 0;
-
-	memset(uuid, 0, 16);
-	for (const char *p = str; *p; p++) {
-		int hi, lo;
-
-		if (*p == '-')
-			continue;
-		if (i == 16 || sscanf(p, "%1x%1x", &hi, &lo) != 2 ||
-		    !isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
-			return -EINVAL;
-		uuid[i++] = (uint8_t)(hi << 4 | lo);
-		p++;
-	}
-	return i == 0 || i == 16 ? 0 : -EINVAL;
-}
-
-/*
  * BAR frames have no struct page, so the kernel cannot pin them (GUP):
  * writev() or vmsplice() of bytes straight from the mapping to /dev/fuse
  * would fail.  The metadata (names, symlink targets, xattr values the
@@ -539,7 +515,8 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 	int dev, err;
 	void *m;
 
-	if (parse_uuid(uuid_str, at.uuid)) {
+	/* No UUID: zeros, the first segment the helper bound. */
+	if (*uuid_str && xipfs_uuid_parse(uuid_str, at.uuid)) {
 		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: not a UUID", uuid_str);
 		return -EINVAL;
 	}

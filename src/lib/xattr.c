@@ -16,10 +16,10 @@ static int set_start(const struct xipfs_image *img, const struct xipfs_ino *ino,
 		return 0;
 	}
 	if (ino->xattr > img->xattr_sets)
-		return xipfs_corrupt(img, "inode", img->inode_off,
+		return xipfs_corrupt(img, "inode", xipfs_inode_off(img, ino->ino),
 				     "inode %u: xattr set %u does not exist",
 				     ino->ino, ino->xattr);
-	off = ld32(area + (uint64_t)(ino->xattr - 1) * 4);
+	off = ld32(area + (uint64_t)(ino->xattr - 1) * sizeof(uint32_t));
 	if (off % 4 || !xipfs_within(off, 4, 0, img->xattr_size))
 		return xipfs_corrupt(img, "xattr set", img->xattr_off + off,
 				     "set %u starts outside the xattr area",
@@ -31,7 +31,7 @@ static int set_start(const struct xipfs_image *img, const struct xipfs_ino *ino,
 	 * corrupt, for every accessor alike (find or at would otherwise
 	 * answer from a set that count refuses).
 	 */
-	if (*count > img->xattr_size / 12)
+	if (*count > img->xattr_size / (sizeof(struct xipfs_xattr_entry) + 4))
 		return xipfs_corrupt(img, "xattr set", img->xattr_off + off,
 				     "%u entries cannot fit", *count);
 	return 0;
@@ -42,22 +42,23 @@ static int next_entry(const struct xipfs_image *img, uint64_t *pos,
 		      struct xipfs_xattr *out)
 {
 	const uint8_t *area = img->base + img->xattr_off;
+	const uint64_t hdr = sizeof(struct xipfs_xattr_entry);
 	uint64_t p = *pos, len;
 
-	if (!xipfs_within(p, 8, 0, img->xattr_size))
+	if (!xipfs_within(p, hdr, 0, img->xattr_size))
 		return xipfs_corrupt(img, "xattr entry", img->xattr_off + p,
 				     "entry header outside the xattr area");
-	out->name_len = ld16(area + p);
-	out->value_len = ld32(area + p + 4);
-	len = 8 + (uint64_t)out->name_len + out->value_len;
+	out->name_len = ld16(area + p + offsetof(struct xipfs_xattr_entry, x_name_len));
+	out->value_len = ld32(area + p + offsetof(struct xipfs_xattr_entry, x_value_len));
+	len = hdr + (uint64_t)out->name_len + out->value_len;
 	if (out->name_len < 1 || out->name_len > XIPFS_XATTR_NAME_MAX ||
 	    out->value_len > XIPFS_XATTR_VALUE_MAX ||
 	    !xipfs_within(p, len, 0, img->xattr_size))
 		return xipfs_corrupt(img, "xattr entry", img->xattr_off + p,
 				     "name length %u / value length %u invalid or outside the xattr area",
 				     out->name_len, out->value_len);
-	out->name = (const char *)area + p + 8;
-	out->value = area + p + 8 + out->name_len;
+	out->name = (const char *)area + p + hdr;
+	out->value = area + p + hdr + out->name_len;
 	if (memchr(out->name, '\0', out->name_len))
 		return xipfs_corrupt(img, "xattr entry", img->xattr_off + p,
 				     "name contains NUL");

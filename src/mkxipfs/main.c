@@ -95,29 +95,6 @@ static int parse_num(const char *s, const char *what, int64_t *out)
 	return 0;
 }
 
-static int parse_uuid(const char *s, uint8_t *u)
-{
-	int n = 0;
-
-	for (; *s && n < 32; s++) {
-		int v;
-
-		if (*s == '-')
-			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
-			return -1;
-		u[n / 2] = (uint8_t)(n % 2 ? u[n / 2] | v : v << 4);
-		n++;
-	}
-	return n == 32 && !*s ? 0 : -1;
-}
-
 /* ---- layout ------------------------------------------------------------- */
 
 struct buf {
@@ -580,7 +557,7 @@ int main(int argc, char **argv)
 			o.have_timestamp = true;
 			break;
 		case 'U':
-			if (parse_uuid(optarg, o.uuid)) {
+			if (xipfs_uuid_parse(optarg, o.uuid)) {
 				fprintf(stderr, "%s: invalid UUID '%s'\n", progname, optarg);
 				return 2;
 			}

@@ -81,11 +81,11 @@ int main(int argc, char **argv)
 	struct fuse_cmdline_opts opts = { 0 };
 	struct conf conf = { 0 };
 	struct fuse_session *se = NULL;
+	struct xipfs_source src;
 	struct statx stx;
 	struct stat st;
 	char *mopts = NULL;
-	bool ivshmem;
-	int err, ret = 1;
+	int ret = 1;
 
 	xipfs_set_log(log_line, NULL);
 	if (fuse_opt_parse(&args, &conf, conf_opts, conf_proc) < 0 ||
@@ -126,9 +126,13 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	ivshmem = !strcmp(conf.source, "ivshmem") || !strncmp(conf.source, "ivshmem:", 8);
+	if (xipfs_source_parse(conf.source, &src)) {
+		ret = 2;
+		goto out;
+	}
 	/* ivshmem frames cannot be pinned: FUSE reads splice from its file. */
-	xs.splice_read = ivshmem || (conf.read && !strcmp(conf.read, "splice"));
+	xs.splice_read = src.kind == XIPFS_SOURCE_IVSHMEM ||
+			 (conf.read && !strcmp(conf.read, "splice"));
 	if (stat(opts.mountpoint, &st) < 0) {
 		fprintf(stderr, "xipfs: mountpoint %s: %s\n", opts.mountpoint, strerror(errno));
 		goto out;
@@ -152,18 +156,9 @@ int main(int argc, char **argv)
 	}
 
 	xs.xip_dev = xs.xip_seg = -1;
-	if (!strncmp(conf.source, "seg:", 4))
-		err = xipfs_segment_open(conf.source + 4, &xs.seg);
-	else if (ivshmem)
-		err = xipfs_segment_ivshmem(conf.source[7] ? conf.source + 8 : "", &xs.seg);
-	else
-		err = xipfs_segment_memfd(conf.source, &xs.seg);
-	if (err)
+	/* An image file is copied into a sealed memfd: the daemon serves a segment. */
+	if (xipfs_source_open(&src, XIPFS_OPEN_COPY, &xs.seg, &xs.img))
 		goto out;	/* libxipfs said why */
-	/* The segment is checked exactly like an image file. */
-	if (xipfs_open_mem(xipfs_segment_base(xs.seg), xipfs_segment_size(xs.seg),
-			   conf.source, 0, &xs.img))
-		goto out;
 	/* The reason is logged once the connection is up (xip_init()). */
 	if (xs.xip == XIP_OFF)
 		snprintf(xs.xip_why, sizeof(xs.xip_why), "-o xip=off");

@@ -18,28 +18,19 @@
 
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
+#include "xipfs/xalloc.h"
 #include "xipfsctl.h"
 
-/*
- * Open IMAGE, or a loaded segment when the name is "seg:NAME", or inside a
- * guest the ivshmem segment "ivshmem[:UUID]".
- */
+/* Open IMAGE: a file, "seg:NAME" or "ivshmem[:UUID]" (libxipfs says why not). */
 static int open_any(const char *arg, unsigned flags, struct xipfs_image **img,
 		    struct xipfs_segment **seg)
 {
-	int err;
+	struct xipfs_source src;
+	int err = xipfs_source_parse(arg, &src);
 
-	*seg = NULL;
-	if (!strncmp(arg, "seg:", 4))
-		err = xipfs_segment_open(arg + 4, seg);
-	else if (!strcmp(arg, "ivshmem") || !strncmp(arg, "ivshmem:", 8))
-		err = xipfs_segment_ivshmem(arg[7] ? arg + 8 : "", seg);
-	else
-		return xipfs_open_file(arg, flags, img);
 	if (err)
 		return err;
-	return xipfs_open_mem(xipfs_segment_base(*seg), xipfs_segment_size(*seg),
-			      arg, flags, img);
+	return xipfs_source_open(&src, flags, seg, img);
 }
 
 static void close_any(struct xipfs_image *img, struct xipfs_segment *seg)
@@ -48,20 +39,13 @@ static void close_any(struct xipfs_image *img, struct xipfs_segment *seg)
 	xipfs_segment_close(seg);
 }
 
-void uuid_str(const uint8_t *u, char *out)
-{
-	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-		u[11], u[12], u[13], u[14], u[15]);
-}
-
 int cmd_info(int argc, char **argv)
 {
 	struct xipfs_image *img;
 	struct xipfs_segment *seg;
 	const struct xipfs_super *sb;
 	uint64_t types[16] = { 0 };
-	char uuid[40], when[64];
+	char uuid[XIPFS_UUID_STR_LEN + 1], when[64];
 	uint64_t fpages, holes, dedup, data;
 	time_t bt;
 
@@ -81,7 +65,7 @@ int cmd_info(int argc, char **argv)
 		}
 		types[(ino.mode & S_IFMT) >> 12]++;
 	}
-	uuid_str(sb->s_uuid, uuid);
+	xipfs_uuid_format(sb->s_uuid, uuid);
 	bt = (time_t)xipfs_le64(sb->s_build_time);
 	{
 		struct tm tm;
@@ -202,9 +186,7 @@ static int ls_dir(struct xipfs_image *img, const struct xipfs_ino *dir,
 			err = xipfs_inode_get(img, e.ino, &ino);
 		if (err || !S_ISDIR(ino.mode))
 			continue;
-		if (asprintf(&sub, "%s/%.*s", strcmp(path, "/") ? path : "", e.namelen,
-			     e.name) < 0)
-			return -ENOMEM;
+		sub = xasprintf("%s/%.*s", strcmp(path, "/") ? path : "", e.namelen, e.name);
 		putchar('\n');
 		err = ls_dir(img, &ino, sub, lng, rec);
 		free(sub);
@@ -425,8 +407,7 @@ static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const cha
 				xipfs_image_name(x->img), i, path, e.namelen, e.name);
 			return x->err = -EUCLEAN;
 		}
-		if (asprintf(&p, "%s/%.*s", path, e.namelen, e.name) < 0)
-			return -ENOMEM;
+		p = xasprintf("%s/%.*s", path, e.namelen, e.name);
 		if (!S_ISDIR(ino.mode) && x->first[e.ino]) {
 			if (link(x->first[e.ino], p) < 0)
 				err = fail(x, p, "cannot create hardlink", errno);
@@ -467,9 +448,7 @@ static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const cha
 			char *target;
 
 			xipfs_readlink(x->img, &ino, &t, &tl);
-			target = strndup(t, tl);
-			if (!target)
-				return -ENOMEM;
+			target = xstrndup(t, tl);
 			if (symlink(target, p) < 0)
 				err = fail(x, p, "cannot create symlink", errno);
 			free(target);
@@ -526,11 +505,7 @@ int cmd_extract(int argc, char **argv)
 	}
 	if (open_any(argv[1], 0, &x.img, &seg))
 		return 1;
-	x.first = calloc((size_t)xipfs_inode_count(x.img) + 1, sizeof(*x.first));
-	if (!x.first) {
-		close_any(x.img, seg);
-		return 1;
-	}
+	x.first = xcalloc((size_t)xipfs_inode_count(x.img) + 1, sizeof(*x.first));
 	umask(0);
 	err = xipfs_inode_get(x.img, XIPFS_ROOT_INO, &root);
 	if (!err)
@@ -558,7 +533,7 @@ int cmd_fsck(int argc, char **argv)
 	struct xipfs_segment *seg;
 	struct xipfs_fsck_stats st;
 	unsigned flags = 0;
-	bool quiet = false;
+	bool quiet = false, bad_crc;
 	int c, err;
 
 	optind = 1;
@@ -578,28 +553,20 @@ int cmd_fsck(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "Usage: xipfsctl fsck [--verify-data] [-q] IMAGE\n");
-			return 16;
+			return XIPFS_FSCK_EX_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "Usage: xipfsctl fsck [--verify-data] [-q] IMAGE\n");
-		return 16;
+		return XIPFS_FSCK_EX_USAGE;
 	}
 	err = open_any(argv[optind], XIPFS_OPEN_NOCRC, &img, &seg);
 	if (err)
-		return err == -EUCLEAN ? 4 : 8;
-	{
-		const struct xipfs_super *sb = xipfs_super(img);
-		uint32_t want = xipfs_image_crc(xipfs_image_base(img), sb);
-		bool bad_crc = want != xipfs_le32(sb->s_crc);
-
-		if (bad_crc)
-			fprintf(stderr, "xipfsctl: %s: metadata checksum mismatch (stored 0x%08x, computed 0x%08x)\n",
-				argv[optind], xipfs_le32(sb->s_crc), want);
-		err = xipfs_fsck(img, flags, &st);
-		if (bad_crc)
-			st.errors++;
-	}
+		return err == -EUCLEAN ? XIPFS_FSCK_EX_UNCORRECTED : XIPFS_FSCK_EX_ERROR;
+	/* Opened without the CRC so the walk still runs: the CRC is one more error. */
+	bad_crc = xipfs_check_crc(img) != 0;
+	err = xipfs_fsck(img, flags, &st);
+	st.errors += bad_crc;
 	if (!quiet)
 		printf("%s: %" PRIu64 " inodes (%" PRIu64 " directories, %" PRIu64
 		       " files, %" PRIu64 " symlinks, %" PRIu64 " other), %" PRIu64
@@ -608,6 +575,6 @@ int cmd_fsck(int argc, char **argv)
 		       flags & XIPFS_FSCK_DATA ? ", data verified" : "");
 	close_any(img, seg);
 	if (err == -ENOMEM)
-		return 8;
-	return st.errors ? 4 : 0;
+		return XIPFS_FSCK_EX_ERROR;
+	return st.errors ? XIPFS_FSCK_EX_UNCORRECTED : XIPFS_FSCK_EX_OK;
 }

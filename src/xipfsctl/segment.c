@@ -68,7 +68,7 @@ static int show(const char *name, bool header)
 	struct xipfs_segment *seg;
 	struct xipfs_image *img;
 	struct stat s;
-	char path[PATH_MAX], uuid[40];
+	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1];
 	int err;
 
 	err = xipfs_segment_open(name, &seg);
@@ -81,7 +81,7 @@ static int show(const char *name, bool header)
 		return err;
 	}
 	fstat(xipfs_segment_fd(seg), &s);
-	uuid_str(xipfs_super(img)->s_uuid, uuid);
+	xipfs_uuid_format(xipfs_super(img)->s_uuid, uuid);
 	size_t isize = xipfs_image_size(img);
 
 	xipfs_close(img);

@@ -2,7 +2,7 @@
 /*
  * xipfsctl subcommands.  main.c parses the command word and hands argc/argv
  * (argv[0] = the command word) to one of these; each returns the process
- * exit status.  Image commands live in image.c and fsck.c, segment commands
+ * exit status.  Image commands (fsck too) live in image.c, segment commands
  * in segment.c.
  */
 #ifndef XIPFSCTL_H
@@ -22,8 +22,6 @@ int cmd_unload(int argc, char **argv);
 
 #include <stdint.h>
 
-/* The 16 bytes of @u in the 36-character UUID form, into @out[37]. */
-void uuid_str(const uint8_t *u, char *out);
 /* Parse a --digest argument (sha256:HEX), or say what is wrong: 0 or -1. */
 int digest_arg(const char *arg, uint8_t out[32]);
 
