@@ -21,6 +21,8 @@
  * Page numbers count from the start of the image (byte offset =
  * page << s_page_shift); page 0 is the superblock, so no extent ever starts
  * at page 0.  Every byte offset below counts from the start of the image.
+ * (An image inside a pool segment counts both from the segment start
+ * instead: see INCOMPAT_SHARED_POOL.)
  * Every multi-byte field is little endian.  The CRC32C in s_crc covers the
  * superblock (with s_crc read as zero) and the whole metadata area.
  *
@@ -86,12 +88,16 @@
 #define XIPFS_MERKLE_HASH_SIZE		32
 
 /*
- * Reserved for "several images in one segment": page numbers then count
- * from the segment start and s_pool_offset is this image's byte offset in
- * the segment.  Not built yet; readers refuse it.
+ * Several images in one segment (a pool, see struct xipfs_pool below).
+ * Set in the pool's own superblock (page 0) and in every image's
+ * superblock inside it.  An image's superblock then lies at byte
+ * s_pool_offset of the segment (a page multiple, never 0), and every byte
+ * offset and page number in it counts from the segment start, not from its
+ * superblock: extents name segment pages, so one data page serves every
+ * image that holds it.
  */
 #define XIPFS_FEATURE_INCOMPAT_SHARED_POOL 0x00000001u
-#define XIPFS_FEATURE_INCOMPAT_MASK	0x00000000u	/* none implemented */
+#define XIPFS_FEATURE_INCOMPAT_MASK	XIPFS_FEATURE_INCOMPAT_SHARED_POOL
 
 /*
  * The superblock: byte 0 of the image, 512 bytes, the rest of page 0 zero.
@@ -110,10 +116,14 @@ struct xipfs_super {
 	uint8_t  s_uuid[16];		/* random, or derived from the content */
 	uint64_t s_build_time;		/* seconds since the epoch */
 	uint64_t s_size;		/* total image bytes, page multiple */
-	uint64_t s_pool_offset;		/* 0 unless INCOMPAT_SHARED_POOL */
+	uint64_t s_pool_offset;		/* SHARED_POOL: this superblock's byte
+					 * offset in the segment, else 0 */
 
 	uint32_t s_data_start;		/* first data page (1) */
-	uint32_t s_data_pages;		/* distinct data pages stored */
+	uint32_t s_data_pages;		/* distinct data pages stored; in a
+					 * pool: s_size pages - 1, since data
+					 * may lie in any page the pool gave
+					 * out (xipfsctl fsck checks which) */
 	uint64_t s_meta_offset;		/* metadata area: byte offset, page aligned */
 	uint64_t s_meta_size;		/* metadata area: bytes, page multiple */
 
@@ -214,6 +224,76 @@ struct xipfs_xattr_entry {
 	uint32_t x_value_len;		/* 0..65536 */
 };
 
+/*
+ * A pool segment: page 0 holds a superblock with INCOMPAT_SHARED_POOL,
+ * s_root_ino 0, s_pool_offset 0, s_size the whole segment and s_uuid the
+ * pool's UUID (the header by which a guest finds the segment), followed at
+ * byte XIPFS_POOL_OFFSET by struct xipfs_pool.  Everything else lives in
+ * pages handed out by the writer: data pages (each distinct content once,
+ * shared by every image that holds it), one run per image of its
+ * superblock page and metadata area, and one run per directory.
+ *
+ * The directory is the commit record.  A writer (xipfsctl, one at a time:
+ * flock(LOCK_EX) on the segment file) writes everything an image needs,
+ * then a new directory, into free pages, and commits by one aligned 8-byte
+ * store of the directory's offset into p_dir.  Until that store nothing
+ * refers to the new pages, so a writer killed at any point leaves the pool
+ * as it was; a reader loads p_dir once and checks the directory's CRC.
+ * Pages a committed directory refers to, directly or through an image,
+ * never change while it is current or retired; only `xipfsctl gc` frees
+ * them (see xipfsctl(8) for the rule that keeps mapped pages safe).
+ */
+#define XIPFS_POOL_MAGIC_STR	"XIPFSPOL"
+#define XIPFS_POOL_DIR_MAGIC_STR "XIPFSDIR"
+#define XIPFS_POOL_OFFSET	512		/* struct xipfs_pool in page 0 */
+#define XIPFS_POOL_LABEL_MAX	39		/* bytes, NUL padded to 40 */
+
+struct xipfs_pool {
+	uint8_t  p_magic[8];		/* XIPFS_POOL_MAGIC_STR */
+	uint64_t p_dir;			/* byte offset of the current directory,
+					 * page aligned; 0: empty pool */
+	uint64_t p_create_time;		/* seconds since the epoch */
+	uint8_t  p_reserved[40];	/* zero */
+};
+
+/*
+ * A directory: this header, then d_count entries, then d_free_count free
+ * runs, in consecutive pages starting at a page boundary.
+ */
+struct xipfs_pool_dir {
+	uint8_t  d_magic[8];		/* XIPFS_POOL_DIR_MAGIC_STR */
+	uint64_t d_generation;		/* commits so far, this one included */
+	uint32_t d_crc;			/* CRC32C of d_bytes bytes, this field 0 */
+	uint32_t d_count;		/* entries */
+	uint64_t d_bytes;		/* header + entries + runs */
+	uint64_t d_next_page;		/* pages >= this were never handed out */
+	uint32_t d_free_count;		/* free runs below d_next_page */
+	uint32_t d_reserved0;		/* zero */
+	uint64_t d_commit_time;		/* seconds since the epoch */
+	uint8_t  d_reserved[8];		/* zero */
+};
+
+#define XIPFS_POOL_LIVE		0x1	/* new mounts of the label get this one */
+
+/*
+ * An image of the pool.  Entries are in the order they were added; a label
+ * has at most one LIVE entry.  Entries without LIVE are retired: replaced
+ * by a newer version or removed, kept (with all their pages) until gc.
+ */
+struct xipfs_pool_entry {
+	char     e_label[40];		/* [A-Za-z0-9_.-], NUL padded */
+	uint64_t e_super;		/* byte offset of the image's superblock */
+	uint32_t e_version;		/* 1, 2, ... per label */
+	uint32_t e_flags;		/* XIPFS_POOL_* */
+	uint64_t e_time;		/* when it was added, seconds */
+};
+
+/* Pages [r_page, r_page + r_count) are free: the writer may reuse them. */
+struct xipfs_pool_run {
+	uint64_t r_page;
+	uint64_t r_count;
+};
+
 #ifndef __KERNEL__
 /* Field accessors: every on-disk integer is read and written through these. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -235,5 +315,9 @@ XIPFS_STATIC_ASSERT(sizeof(struct xipfs_inode) == 64, "inode size");
 XIPFS_STATIC_ASSERT(sizeof(struct xipfs_dirent) == 12, "dirent size");
 XIPFS_STATIC_ASSERT(sizeof(struct xipfs_extent) == 12, "extent size");
 XIPFS_STATIC_ASSERT(sizeof(struct xipfs_xattr_entry) == 8, "xattr entry size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_pool) == 64, "pool header size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_pool_dir) == 64, "pool directory size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_pool_entry) == 64, "pool entry size");
+XIPFS_STATIC_ASSERT(sizeof(struct xipfs_pool_run) == 16, "pool run size");
 
 #endif /* XIPFS_FORMAT_H */

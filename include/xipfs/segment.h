@@ -12,8 +12,10 @@
 #ifndef XIPFS_SEGMENT_H
 #define XIPFS_SEGMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "xipfs/xipfs.h"
 
@@ -56,6 +58,13 @@ int xipfs_segment_load_opts(const char *path, const char *name,
 /* Remove segment @name (mappings that exist stay valid). */
 int xipfs_segment_unload(const char *name);
 
+/*
+ * Processes mapping or holding open the segment file @st names (found
+ * through /proc); with @foreign only those that are not xipfs programs.
+ * -1 if /proc cannot be read.
+ */
+int xipfs_segment_users(const struct stat *st, bool foreign);
+
 const void *xipfs_segment_base(const struct xipfs_segment *seg);
 size_t xipfs_segment_size(const struct xipfs_segment *seg);
 /* The segment's file descriptor (O_RDONLY), owned by the segment. */
@@ -69,6 +78,11 @@ void xipfs_segment_close(struct xipfs_segment *seg);
  * Reads go through the segment's own frames; only page 0 is a private copy.
  */
 int xipfs_segment_ivshmem(const char *uuid, struct xipfs_segment **out);
+/*
+ * An ivshmem segment: copy bytes [@off, @off + @len) into private pages
+ * (whole pages), so the daemon can hand them to FUSE; else nothing.
+ */
+int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len);
 /* The xipmap segment handle of an ivshmem segment, else -1. */
 int xipfs_segment_handle(const struct xipfs_segment *seg);
 
@@ -86,6 +100,7 @@ struct xipfs_source {
 	const char *path;		/* FILE: the path (points into arg) */
 	char segment[XIPFS_SEGMENT_NAME_MAX + 1];	/* SEGMENT: the name */
 	char uuid[XIPFS_UUID_STR_LEN + 1];	/* IVSHMEM: canonical, "" = first bound */
+	char label[XIPFS_POOL_LABEL_MAX + 1];	/* SEGMENT, IVSHMEM: "/LABEL", or "" */
 };
 
 /*
@@ -105,5 +120,12 @@ int xipfs_source_parse(const char *arg, struct xipfs_source *src);
  */
 int xipfs_source_open(const struct xipfs_source *src, unsigned flags,
 		      struct xipfs_segment **seg, struct xipfs_image **img);
+
+/*
+ * Open only the segment of @src (an image file: with XIPFS_OPEN_COPY its
+ * memfd copy, else nothing and 1), for callers that look at a whole pool.
+ */
+int xipfs_source_segment(const struct xipfs_source *src, unsigned flags,
+			 struct xipfs_segment **seg);
 
 #endif

@@ -59,6 +59,13 @@ int xipfs_open_file(const char *path, unsigned flags, struct xipfs_image **out);
 int xipfs_open_mem(const void *base, size_t size, const char *name,
 		   unsigned flags, struct xipfs_image **out);
 
+/*
+ * The same for an image of a pool segment mapped at @base (@size bytes):
+ * its superblock lies at byte @sb_off (see xipfs_pool_find()).
+ */
+int xipfs_open_mem_at(const void *base, size_t size, uint64_t sb_off, const char *name,
+		      unsigned flags, struct xipfs_image **out);
+
 void xipfs_close(struct xipfs_image *img);
 
 const char *xipfs_image_name(const struct xipfs_image *img);
@@ -68,6 +75,8 @@ unsigned xipfs_page_size(const struct xipfs_image *img);
 unsigned xipfs_page_shift(const struct xipfs_image *img);
 /* The superblock as stored (little endian fields: use xipfs_le*()). */
 const struct xipfs_super *xipfs_super(const struct xipfs_image *img);
+/* Byte offset of the superblock in the mapping: 0, or an image's in a pool. */
+uint64_t xipfs_super_offset(const struct xipfs_image *img);
 uint32_t xipfs_inode_count(const struct xipfs_image *img);
 
 /* Report corruption: logs "NAME: corrupt WHAT at offset OFF: REASON". */

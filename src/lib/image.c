@@ -95,11 +95,11 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	uint32_t incompat;
 	int err;
 
-	if (img->size < sizeof(*sb))
-		return xipfs_corrupt(img, "superblock", 0,
+	if (img->size < sizeof(*sb) || img->sb_off > img->size - sizeof(*sb))
+		return xipfs_corrupt(img, "superblock", img->sb_off,
 				     "image is %zu bytes, too short to hold a superblock",
 				     img->size);
-	memcpy(&img->sb, img->base, sizeof(img->sb));
+	memcpy(&img->sb, img->base + img->sb_off, sizeof(img->sb));
 	sb = &img->sb;
 	if (memcmp(sb->s_magic, XIPFS_MAGIC_STR, sizeof(sb->s_magic)))
 		return xipfs_corrupt(img, "superblock", 0,
@@ -120,13 +120,33 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_incompat),
 				     "unknown incompatible features 0x%x: a newer xipfs made this image",
 				     incompat & ~XIPFS_FEATURE_INCOMPAT_MASK);
+	if (incompat & XIPFS_FEATURE_INCOMPAT_SHARED_POOL) {
+		if (!img->sb_off && !xipfs_le32(sb->s_root_ino)) {
+			xipfs_log(XIPFS_LOG_ERR,
+				  "%s: a pool of images: name one of them (seg:NAME/LABEL, ivshmem[:UUID]/LABEL; xipfsctl stat NAME lists the labels)",
+				  img->name);
+			return -EISDIR;
+		}
+		if (!img->sb_off)
+			return xipfs_corrupt(img, "superblock", SB_OFF(s_incompat),
+					     "a pool image (incompatible feature SHARED_POOL) at the start of the segment");
+		if (xipfs_le64(sb->s_pool_offset) != img->sb_off || img->sb_off % img->psize)
+			return xipfs_corrupt(img, "superblock", img->sb_off + SB_OFF(s_pool_offset),
+					     "pool offset %llu, but the superblock lies at %llu",
+					     (unsigned long long)xipfs_le64(sb->s_pool_offset),
+					     (unsigned long long)img->sb_off);
+	} else if (img->sb_off) {
+		return xipfs_corrupt(img, "superblock", img->sb_off + SB_OFF(s_incompat),
+				     "not at the start of the segment, yet not a pool image");
+	}
 	if (xipfs_le32(sb->s_root_ino) != XIPFS_ROOT_INO)
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_root_ino), "root inode is %u, not 1",
 				     xipfs_le32(sb->s_root_ino));
 	{
 		uint64_t s = xipfs_le64(sb->s_size);
 
-		if (s % img->psize || s < img->psize || s > img->size)
+		if (s % img->psize || s < img->psize || s > img->size ||
+		    img->sb_off >= s)
 			return xipfs_corrupt(img, "superblock", SB_OFF(s_size),
 					     "image size %llu is not a page multiple or exceeds the %zu bytes available (truncated image?)",
 					     (unsigned long long)s, img->size);
@@ -143,10 +163,17 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 				     "metadata area (offset %llu, %llu bytes) is unaligned or outside the image",
 				     (unsigned long long)img->meta_off,
 				     (unsigned long long)img->meta_size);
+	/*
+	 * In a pool, data and the metadata of several images interleave:
+	 * the data area is every page the pool handed out (the pool's fsck
+	 * checks that extents name data pages).  Memory safety only needs it
+	 * inside the segment.
+	 */
 	if (img->data_start < 1 ||
 	    !xipfs_within((uint64_t)img->data_start << img->shift,
 			  (uint64_t)img->data_pages << img->shift,
-			  img->psize, img->meta_off - img->psize))
+			  img->psize, img->sb_off ? img->size - img->psize :
+			  img->meta_off - img->psize))
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_data_start),
 				     "data area (page %u, %u pages) overlaps the superblock or the metadata",
 				     img->data_start, img->data_pages);
@@ -220,7 +247,7 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	return 0;
 }
 
-static int image_new(const void *base, size_t size, const char *name,
+static int image_new(const void *base, size_t size, uint64_t sb_off, const char *name,
 		     struct xipfs_image **out)
 {
 	struct xipfs_image *img = calloc(1, sizeof(*img));
@@ -234,6 +261,7 @@ static int image_new(const void *base, size_t size, const char *name,
 	}
 	img->base = base;
 	img->size = size;
+	img->sb_off = sb_off;
 	*out = img;
 	return 0;
 }
@@ -241,8 +269,14 @@ static int image_new(const void *base, size_t size, const char *name,
 int xipfs_open_mem(const void *base, size_t size, const char *name,
 		   unsigned flags, struct xipfs_image **out)
 {
+	return xipfs_open_mem_at(base, size, 0, name, flags, out);
+}
+
+int xipfs_open_mem_at(const void *base, size_t size, uint64_t sb_off, const char *name,
+		      unsigned flags, struct xipfs_image **out)
+{
 	struct xipfs_image *img;
-	int err = image_new(base, size, name, &img);
+	int err = image_new(base, size, sb_off, name, &img);
 
 	if (err)
 		return err;
@@ -300,7 +334,7 @@ int xipfs_open_file(const char *path, unsigned flags, struct xipfs_image **out)
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot map: %s", path, strerror(errno));
 		goto out_close;
 	}
-	err = image_new(map, st.st_size, path, &img);
+	err = image_new(map, st.st_size, 0, path, &img);
 	if (err) {
 		munmap(map, st.st_size);
 		goto out_close;
@@ -333,6 +367,7 @@ size_t xipfs_image_size(const struct xipfs_image *img) { return img->size; }
 unsigned xipfs_page_size(const struct xipfs_image *img) { return img->psize; }
 unsigned xipfs_page_shift(const struct xipfs_image *img) { return img->shift; }
 const struct xipfs_super *xipfs_super(const struct xipfs_image *img) { return &img->sb; }
+uint64_t xipfs_super_offset(const struct xipfs_image *img) { return img->sb_off; }
 uint32_t xipfs_inode_count(const struct xipfs_image *img) { return img->inode_count; }
 
 unsigned xipfs_mode_to_dtype(uint32_t mode)

@@ -12,6 +12,7 @@
 struct xipfs_image {
 	const uint8_t *base;
 	size_t size;			/* s_size */
+	uint64_t sb_off;		/* superblock offset: 0, or in a pool */
 	size_t map_size;		/* bytes mapped by xipfs_open_file, else 0 */
 	char *name;
 	struct xipfs_super sb;		/* copy, as stored (little endian) */
@@ -90,5 +91,14 @@ static inline uint64_t xipfs_extent_off(const struct xipfs_image *img, uint64_t 
 }
 
 int xipfs_validate(struct xipfs_image *img, unsigned flags);
+
+/* segment.c: 0 if @name is 1..@max of [A-Za-z0-9_.-], not starting with '.'. */
+int xipfs_seg_word_ok(const char *name, size_t max);
+/* segment.c: FS_IMMUTABLE_FL on or off (-ENOTTY where unsupported). */
+int xipfs_seg_immutable(int fd, bool on);
+/* Set it on a segment just put in place at @path; warn if refused. */
+void xipfs_seg_protect(int fd, const char *path);
+/* The power of two >= @n: segment sizes QEMU's ivshmem accepts. */
+size_t xipfs_seg_pow2(size_t n);
 
 #endif

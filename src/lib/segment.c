@@ -7,6 +7,7 @@
  * writable mapping can exist.  A private segment is a memfd sealed with
  * F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, which nobody can undo.
  */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
 #include "xipfs/xipmap.h"
+#include "internal.h"
 
 struct xipfs_segment {
 	int fd;
@@ -32,14 +34,19 @@ struct xipfs_segment {
 	int handle;		/* ivshmem: the xipmap segment handle, else -1 */
 };
 
-int xipfs_segment_name_ok(const char *name)
+int xipfs_seg_word_ok(const char *name, size_t max)
 {
 	size_t n = strlen(name);
 
-	if (n < 1 || n > XIPFS_SEGMENT_NAME_MAX || name[0] == '.' ||
+	if (n < 1 || n > max || name[0] == '.' ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
 		return -EINVAL;
 	return 0;
+}
+
+int xipfs_segment_name_ok(const char *name)
+{
+	return xipfs_seg_word_ok(name, XIPFS_SEGMENT_NAME_MAX);
 }
 
 void xipfs_segment_path(const char *name, char *buf, size_t len)
@@ -277,7 +284,7 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 	return 0;
 }
 
-static int set_immutable(int fd, bool on)
+int xipfs_seg_immutable(int fd, bool on)
 {
 	int flags;
 
@@ -294,12 +301,21 @@ static int unlock_path(const char *path)
 
 	if (fd < 0)
 		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
-	err = set_immutable(fd, false);
+	err = xipfs_seg_immutable(fd, false);
 	close(fd);
 	return err == -ENOTTY || err == -EOPNOTSUPP ? 0 : err;
 }
 
-static size_t pow2(size_t n)
+void xipfs_seg_protect(int fd, const char *path)
+{
+	int err = xipfs_seg_immutable(fd, true);
+
+	if (err && err != -ENOTTY && err != -EOPNOTSUPP)
+		xipfs_log(XIPFS_LOG_WARN, "%s: cannot set the immutable flag: %s", path,
+			  strerror(-err));
+}
+
+size_t xipfs_seg_pow2(size_t n)
 {
 	size_t p = 1;
 
@@ -318,7 +334,7 @@ static int fill_hugetlb(const char *path, int fd, const char *tmp,
 
 	if (err)
 		return err;
-	size = pow2(len);
+	size = xipfs_seg_pow2(len);
 	if (size < (2u << 20))
 		size = 2u << 20;
 	if (ftruncate(fd, (off_t)size) < 0 ||
@@ -359,7 +375,7 @@ static int fill_tmpfs(const char *path, int fd, const char *tmp,
 		err = check_fd(fd, size, path, o);
 	if (err)
 		return err;
-	if (ftruncate(fd, (off_t)pow2(size)) < 0 || fsync(fd) < 0) {
+	if (ftruncate(fd, (off_t)xipfs_seg_pow2(size)) < 0 || fsync(fd) < 0) {
 		err = -errno;
 		xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
 	}
@@ -429,10 +445,7 @@ int xipfs_segment_load_opts(const char *path, const char *name,
 			  strerror(errno));
 		goto out_unlink;
 	}
-	err = set_immutable(fd, true);
-	if (err && err != -ENOTTY && err != -EOPNOTSUPP)
-		xipfs_log(XIPFS_LOG_WARN, "%s: cannot set the immutable flag: %s", dst,
-			  strerror(-err));
+	xipfs_seg_protect(fd, dst);
 	close(fd);
 	return 0;
 out_unlink:
@@ -459,6 +472,74 @@ int xipfs_segment_unload(const char *name)
 	if (err)
 		return err;
 	return unlink(path) < 0 ? -errno : 0;
+}
+
+static bool is_xipfs(const char *pid)
+{
+	char path[300], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	/* lt-*: the programs run uninstalled, through libtool's wrapper. */
+	return !strcmp(comm, "xipfs\n") || !strcmp(comm, "xipfsctl\n") ||
+	       !strcmp(comm, "lt-xipfs\n") || !strcmp(comm, "lt-xipfsctl\n");
+}
+
+/*
+ * Processes using a segment: those mapping it or holding it open, found
+ * through /proc (an xipfs daemon keeps both).  Matched by device and inode,
+ * so a replaced segment's old users are not counted for the new one.  With
+ * @foreign, only those that are not xipfs programs (this process, xipfs
+ * daemons and xipfsctl are skipped): on a host, QEMU sharing it with guests.
+ */
+int xipfs_segment_users(const struct stat *seg, bool foreign)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	int users = 0;
+
+	if (!proc)
+		return -1;
+	while ((de = readdir(proc))) {
+		char path[PATH_MAX];
+		struct stat s;
+		DIR *fds;
+		struct dirent *fe;
+		int found = 0;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (foreign && (atoi(de->d_name) == getpid() || is_xipfs(de->d_name)))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/map_files", de->d_name);
+		for (int pass = 0; pass < 2 && !found; pass++) {
+			if (pass)
+				snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+			fds = opendir(path);
+			if (!fds)
+				continue;
+			while (!found && (fe = readdir(fds))) {
+				char p[PATH_MAX + NAME_MAX + 2];
+
+				if (fe->d_name[0] == '.')
+					continue;
+				snprintf(p, sizeof(p), "%s/%s", path, fe->d_name);
+				if (stat(p, &s) == 0 && s.st_dev == seg->st_dev &&
+				    s.st_ino == seg->st_ino)
+					found = 1;
+			}
+			closedir(fds);
+		}
+		users += found;
+	}
+	closedir(proc);
+	return users;
 }
 
 const void *xipfs_segment_base(const struct xipfs_segment *seg) { return seg->base; }
@@ -502,6 +583,29 @@ static void own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_
 
 		*b = *b;
 	}
+}
+
+int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
+{
+	long kps = sysconf(_SC_PAGESIZE);
+	unsigned char *m = seg->base;
+	uint64_t end;
+
+	if (seg->handle < 0 || !len)
+		return 0;
+	end = off + len;
+	off -= off % kps;
+	if (end < off || end > seg->size)
+		return -EINVAL;
+	end = (end + kps - 1) / kps * kps;
+	if (mprotect(m + off, end - off, PROT_READ | PROT_WRITE) < 0)
+		return -errno;
+	for (uint64_t p = off; p < end; p += kps) {
+		volatile unsigned char *b = m + p;
+
+		*b = *b;
+	}
+	return mprotect(m + off, end - off, PROT_READ) < 0 ? -errno : 0;
 }
 
 int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)

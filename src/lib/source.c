@@ -2,16 +2,19 @@
 /*
  * Where an image lives, as the programs name it: "seg:NAME" (a loaded
  * segment), "ivshmem" or "ivshmem:UUID" (inside a guest, a segment the host
- * shares), anything else an image file.  xipfsctl and the daemon parse and
+ * shares), either ending in "/LABEL" for one image of a pool, anything
+ * else an image file.  xipfsctl and the daemon parse and
  * open sources only through here, so they accept the same words.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
+#include "xipfs/pool.h"
 
 void xipfs_uuid_format(const uint8_t uuid[16], char out[XIPFS_UUID_STR_LEN + 1])
 {
@@ -61,21 +64,38 @@ int xipfs_uuid_parse(const char *str, uint8_t uuid[16])
 	return 0;
 }
 
-/*
- * "seg:NAME".  Everything after "seg:" is the name for now; a '/' in it is
- * refused by the name check, which leaves "seg:NAME/SUFFIX" free for later.
- */
+/* "/LABEL" ending a segment source: one image of a pool. */
+static int parse_label(const char *arg, const char *slash, struct xipfs_source *src)
+{
+	if (!slash)
+		return 0;
+	if (xipfs_label_ok(slash + 1)) {
+		xipfs_log(XIPFS_LOG_ERR,
+			  "%s: invalid label '%s' (1..%d of letters, digits, '_', '.', '-'; no leading '.')",
+			  arg, slash + 1, XIPFS_POOL_LABEL_MAX);
+		return -EINVAL;
+	}
+	snprintf(src->label, sizeof(src->label), "%s", slash + 1);
+	return 0;
+}
+
+/* "seg:NAME" or "seg:NAME/LABEL". */
 static int parse_segment(const char *arg, const char *rest, struct xipfs_source *src)
 {
-	if (xipfs_segment_name_ok(rest)) {
+	const char *slash = strchr(rest, '/');
+	char name[XIPFS_SEGMENT_NAME_MAX + 2];
+
+	snprintf(name, sizeof(name), "%.*s", (int)(slash ? slash - rest : (ptrdiff_t)strlen(rest)),
+		 rest);
+	if ((slash && slash - rest > XIPFS_SEGMENT_NAME_MAX) || xipfs_segment_name_ok(name)) {
 		xipfs_log(XIPFS_LOG_ERR,
 			  "%s: invalid segment name '%s' (1..%d of letters, digits, '_', '.', '-'; no leading '.')",
 			  arg, rest, XIPFS_SEGMENT_NAME_MAX);
 		return -EINVAL;
 	}
 	src->kind = XIPFS_SOURCE_SEGMENT;
-	snprintf(src->segment, sizeof(src->segment), "%s", rest);
-	return 0;
+	memcpy(src->segment, name, strlen(name) + 1);	/* checked: fits */
+	return parse_label(arg, slash, src);
 }
 
 int xipfs_source_parse(const char *arg, struct xipfs_source *src)
@@ -86,12 +106,17 @@ int xipfs_source_parse(const char *arg, struct xipfs_source *src)
 	src->arg = arg;
 	if (!strncmp(arg, "seg:", 4))
 		return parse_segment(arg, arg + 4, src);
-	if (!strcmp(arg, "ivshmem")) {
+	if (!strcmp(arg, "ivshmem") || !strncmp(arg, "ivshmem/", 8)) {
 		src->kind = XIPFS_SOURCE_IVSHMEM;
-		return 0;
+		return parse_label(arg, strchr(arg, '/'), src);
 	}
 	if (!strncmp(arg, "ivshmem:", 8)) {
-		if (xipfs_uuid_parse(arg + 8, uuid)) {
+		const char *slash = strchr(arg, '/');
+		char u[XIPFS_UUID_STR_LEN + 2];
+
+		snprintf(u, sizeof(u), "%.*s",
+			 (int)(slash ? slash - arg - 8 : (ptrdiff_t)strlen(arg + 8)), arg + 8);
+		if ((slash && slash - arg - 8 > XIPFS_UUID_STR_LEN) || xipfs_uuid_parse(u, uuid)) {
 			xipfs_log(XIPFS_LOG_ERR,
 				  "%s: not a UUID (expected ivshmem:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
 				  arg);
@@ -99,7 +124,7 @@ int xipfs_source_parse(const char *arg, struct xipfs_source *src)
 		}
 		src->kind = XIPFS_SOURCE_IVSHMEM;
 		xipfs_uuid_format(uuid, src->uuid);
-		return 0;
+		return parse_label(arg, slash, src);
 	}
 	if (!*arg) {
 		xipfs_log(XIPFS_LOG_ERR, "empty image name");
@@ -110,34 +135,40 @@ int xipfs_source_parse(const char *arg, struct xipfs_source *src)
 	return 0;
 }
 
+int xipfs_source_segment(const struct xipfs_source *src, unsigned flags,
+			 struct xipfs_segment **seg)
+{
+	*seg = NULL;
+	switch (src->kind) {
+	case XIPFS_SOURCE_FILE:
+		if (!(flags & XIPFS_OPEN_COPY))
+			return 1;
+		return xipfs_segment_memfd(src->path, seg);
+	case XIPFS_SOURCE_SEGMENT:
+		return xipfs_segment_open(src->segment, seg);
+	case XIPFS_SOURCE_IVSHMEM:
+		return xipfs_segment_ivshmem(src->uuid, seg);
+	}
+	return -EINVAL;
+}
+
 int xipfs_source_open(const struct xipfs_source *src, unsigned flags,
 		      struct xipfs_segment **seg, struct xipfs_image **img)
 {
 	unsigned oflags = flags & XIPFS_OPEN_NOCRC;
 	int err;
 
-	*seg = NULL;
 	*img = NULL;
-	switch (src->kind) {
-	case XIPFS_SOURCE_FILE:
-		if (!(flags & XIPFS_OPEN_COPY))
-			return xipfs_open_file(src->path, oflags, img);
-		err = xipfs_segment_memfd(src->path, seg);
-		break;
-	case XIPFS_SOURCE_SEGMENT:
-		err = xipfs_segment_open(src->segment, seg);
-		break;
-	case XIPFS_SOURCE_IVSHMEM:
-		err = xipfs_segment_ivshmem(src->uuid, seg);
-		break;
-	default:
-		return -EINVAL;
-	}
+	err = xipfs_source_segment(src, flags, seg);
+	if (err == 1)
+		return xipfs_open_file(src->path, oflags, img);
 	if (err)
 		return err;
-	/* A segment is checked exactly like an image file. */
-	err = xipfs_open_mem(xipfs_segment_base(*seg), xipfs_segment_size(*seg),
-			     src->arg, oflags, img);
+	/*
+	 * A segment is checked exactly like an image file; in a pool, the
+	 * image the label names (held on the host: see xipfs_pool_hold()).
+	 */
+	err = xipfs_segment_image(*seg, src->arg, src->label[0] ? src->label : NULL, oflags, img);
 	if (err) {
 		xipfs_segment_close(*seg);
 		*seg = NULL;

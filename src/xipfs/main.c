@@ -66,6 +66,8 @@ static void usage(FILE *f)
 "private sealed memory segment), seg:NAME, a segment loaded with\n"
 "'xipfsctl load IMAGE NAME', or, inside a virtual machine, ivshmem[:UUID],\n"
 "a segment the host shares as an ivshmem-plain device (needs xipmap.ko).\n"
+"seg:NAME/LABEL and ivshmem[:UUID]/LABEL mount the image LABEL of a pool\n"
+"('xipfsctl create' and 'xipfsctl add'); without /LABEL, its first image.\n"
 "\n"
 "xipfs options:\n"
 "    -o xip=auto|on|off     map files straight from the segment (needs the\n"

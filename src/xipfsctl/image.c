@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,10 @@
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
 #include "xipfs/xalloc.h"
+#include "xipfs/pool.h"
 #include "xipfsctl.h"
 
-/* Open IMAGE: a file, "seg:NAME" or "ivshmem[:UUID]" (libxipfs says why not). */
+/* Open IMAGE: a file, "seg:NAME[/LABEL]" or "ivshmem[:UUID][/LABEL]" (libxipfs says why not). */
 static int open_any(const char *arg, unsigned flags, struct xipfs_image **img,
 		    struct xipfs_segment **seg)
 {
@@ -559,6 +561,22 @@ int cmd_fsck(int argc, char **argv)
 	if (argc - optind != 1) {
 		fprintf(stderr, "Usage: xipfsctl fsck [--verify-data] [-q] IMAGE\n");
 		return XIPFS_FSCK_EX_USAGE;
+	}
+	{
+		struct xipfs_source src;
+
+		/* A whole pool: its directory, every image, every page's use. */
+		if (xipfs_source_parse(argv[optind], &src))
+			return XIPFS_FSCK_EX_USAGE;
+		err = src.label[0] ? 1 : xipfs_source_segment(&src, 0, &seg);
+		if (err < 0)
+			return err == -EUCLEAN ? XIPFS_FSCK_EX_UNCORRECTED : XIPFS_FSCK_EX_ERROR;
+		if (!err && xipfs_is_pool(xipfs_segment_base(seg), xipfs_segment_size(seg))) {
+			err = pool_fsck(seg, argv[optind], flags, quiet);
+			xipfs_segment_close(seg);
+			return err;
+		}
+		xipfs_segment_close(seg);
 	}
 	err = open_any(argv[optind], XIPFS_OPEN_NOCRC, &img, &seg);
 	if (err)

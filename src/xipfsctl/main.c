@@ -21,9 +21,13 @@ static const struct cmd {
 	{ "verify", cmd_verify, "[--digest sha256:ROOT] IMAGE", "check an image against its Merkle tree" },
 	{ "load", cmd_load, "[--hugetlb DIR] [--verify] [--digest sha256:ROOT] IMAGE NAME",
 	  "load an image into the shared segment NAME" },
-	{ "list", cmd_list, "", "list loaded segments" },
-	{ "stat", cmd_stat, "NAME", "show one segment" },
+	{ "list", cmd_list, "[--json]", "list loaded segments and pools" },
+	{ "stat", cmd_stat, "[--json] NAME", "show one segment, or a pool and its images" },
 	{ "unload", cmd_unload, "[--force] NAME", "remove a segment" },
+	{ "create", cmd_create, "NAME --size SIZE", "make an empty pool segment" },
+	{ "add", cmd_add, "NAME IMAGE [LABEL]", "add an image to a pool (live update)" },
+	{ "remove", cmd_remove, "NAME LABEL", "retire an image of a pool" },
+	{ "gc", cmd_gc, "[--guests-done] NAME", "free the pages of retired images" },
 };
 
 static void usage(FILE *f)
@@ -31,8 +35,9 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: xipfsctl COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %-28s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
-	fprintf(f, "\nAn IMAGE may also be seg:NAME (a loaded segment) or, inside a guest,\n"
-		   "ivshmem[:UUID] (a segment the host shares).  See xipfsctl(8).\n");
+	fprintf(f, "\nAn IMAGE may also be seg:NAME[/LABEL] (a loaded segment or pool) or,\n"
+		   "inside a guest, ivshmem[:UUID][/LABEL] (a segment the host shares).\n"
+		   "See xipfsctl(8).\n");
 }
 
 int main(int argc, char **argv)

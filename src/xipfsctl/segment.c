@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Segment commands: load, list, stat, unload. */
+/* Segment commands: load, list, stat, unload (pools: pool.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -14,85 +14,82 @@
 
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
+#include "xipfs/pool.h"
 #include "xipfsctl.h"
 
-/*
- * Processes using a segment: those mapping it or holding it open, found
- * through /proc (an xipfs daemon keeps both).  Matched by device and inode,
- * so a replaced segment's old users are not counted for the new one.
- */
-static int count_users(const struct stat *seg)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	int users = 0;
+enum show_mode { SHOW_STAT, SHOW_LINE, SHOW_JSON_STAT, SHOW_JSON_LINE };
 
-	if (!proc)
-		return -1;
-	while ((de = readdir(proc))) {
-		char path[PATH_MAX];
-		struct stat s;
-		DIR *fds;
-		struct dirent *fe;
-		int found = 0;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/map_files", de->d_name);
-		for (int pass = 0; pass < 2 && !found; pass++) {
-			if (pass)
-				snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
-			fds = opendir(path);
-			if (!fds)
-				continue;
-			while (!found && (fe = readdir(fds))) {
-				char p[PATH_MAX + NAME_MAX + 2];
-
-				if (fe->d_name[0] == '.')
-					continue;
-				snprintf(p, sizeof(p), "%s/%s", path, fe->d_name);
-				if (stat(p, &s) == 0 && s.st_dev == seg->st_dev &&
-				    s.st_ino == seg->st_ino)
-					found = 1;
-			}
-			closedir(fds);
-		}
-		users += found;
-	}
-	closedir(proc);
-	return users;
-}
-
-static int show(const char *name, bool header)
+static int show(const char *name, enum show_mode mode, bool first)
 {
 	struct xipfs_segment *seg;
 	struct xipfs_image *img;
 	struct stat s;
-	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1];
-	int err;
+	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1], line[64];
+	bool json = mode == SHOW_JSON_STAT || mode == SHOW_JSON_LINE;
+	size_t isize;
+	int err, users;
 
 	err = xipfs_segment_open(name, &seg);
 	if (err)
 		return err;
 	xipfs_segment_path(name, path, sizeof(path));
+	fstat(xipfs_segment_fd(seg), &s);
+	if (xipfs_is_pool(xipfs_segment_base(seg), xipfs_segment_size(seg))) {
+		xipfs_uuid_format(((const struct xipfs_super *)xipfs_segment_base(seg))->s_uuid, uuid);
+		if (mode == SHOW_STAT || mode == SHOW_JSON_STAT) {
+			/* Users are counted with our mapping: one less. */
+			users = xipfs_segment_users(&s, false) - 1;
+			err = pool_stat(seg, name, path, users, json);
+			xipfs_segment_close(seg);
+			return err;
+		}
+		err = pool_list_line(seg, name, line, sizeof(line));
+		xipfs_segment_close(seg);
+		if (err)
+			return err;
+		{
+			unsigned live, all;
+			double f;
+
+			sscanf(line, "%u %u %lf", &live, &all, &f);
+			users = xipfs_segment_users(&s, false);
+			if (json)
+				printf("%s{\"name\": \"%s\", \"uuid\": \"%s\", \"size\": %lld, \"users\": %d, \"pool\": true, \"images\": %u, \"retired\": %u, \"fill\": %.1f}",
+				       first ? "" : ", ", name, uuid, (long long)s.st_size, users,
+				       live, all - live, f);
+			else
+				printf("%-20s %s %12lld %5d %6u %5.1f%%\n", name, uuid,
+				       (long long)s.st_size, users, live, f);
+		}
+		return 0;
+	}
 	err = xipfs_open_mem(xipfs_segment_base(seg), xipfs_segment_size(seg), path, 0, &img);
 	if (err) {
 		xipfs_segment_close(seg);
 		return err;
 	}
-	fstat(xipfs_segment_fd(seg), &s);
 	xipfs_uuid_format(xipfs_super(img)->s_uuid, uuid);
-	size_t isize = xipfs_image_size(img);
-
+	isize = xipfs_image_size(img);
 	xipfs_close(img);
 	xipfs_segment_close(seg);
 	/* Our own mapping is gone now: only the others are counted. */
-	if (header)
+	users = xipfs_segment_users(&s, false);
+	switch (mode) {
+	case SHOW_STAT:
 		printf("name=%s\npath=%s\nuuid=%s\nimage_size=%zu\nsegment_size=%lld\nusers=%d\n",
-		       name, path, uuid, isize, (long long)s.st_size, count_users(&s));
-	else
-		printf("%-20s %s %12lld %5d\n", name, uuid, (long long)s.st_size,
-		       count_users(&s));
+		       name, path, uuid, isize, (long long)s.st_size, users);
+		break;
+	case SHOW_LINE:
+		printf("%-20s %s %12lld %5d %6d %5.1f%%\n", name, uuid, (long long)s.st_size,
+		       users, 1, 100.0 * (double)isize / (double)s.st_size);
+		break;
+	case SHOW_JSON_STAT:
+	case SHOW_JSON_LINE:
+		printf("%s{\"name\": \"%s\", \"path\": \"%s\", \"uuid\": \"%s\", \"pool\": false, \"image_size\": %zu, \"size\": %lld, \"users\": %d, \"images\": 1, \"fill\": %.1f}%s",
+		       first ? "" : ", ", name, path, uuid, isize, (long long)s.st_size, users,
+		       100.0 * (double)isize / (double)s.st_size, mode == SHOW_JSON_STAT ? "\n" : "");
+		break;
+	}
 	return 0;
 }
 
@@ -135,33 +132,44 @@ int cmd_load(int argc, char **argv)
 
 int cmd_list(int argc, char **argv)
 {
-	DIR *d = opendir(XIPFS_SEGMENT_DIR);
-	struct dirent *de;
+	bool json = argc == 2 && !strcmp(argv[1], "--json"), first = true;
 	size_t pl = strlen(XIPFS_SEGMENT_PREFIX);
+	struct dirent *de;
+	DIR *d;
 
-	if (argc != 1) {
-		fprintf(stderr, "Usage: xipfsctl list\n");
+	if (argc != 1 && !json) {
+		fprintf(stderr, "Usage: xipfsctl list [--json]\n");
 		return 2;
 	}
+	d = opendir(XIPFS_SEGMENT_DIR);
 	if (!d) {
 		fprintf(stderr, "xipfsctl: %s: %s\n", XIPFS_SEGMENT_DIR, strerror(errno));
 		return 1;
 	}
-	printf("%-20s %-36s %12s %5s\n", "NAME", "UUID", "SIZE", "USERS");
+	if (json)
+		printf("[");
+	else
+		printf("%-20s %-36s %12s %5s %6s %6s\n", "NAME", "UUID", "SIZE", "USERS", "IMAGES",
+		       "FILL");
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, XIPFS_SEGMENT_PREFIX, pl))
-			show(de->d_name + pl, false);
+		if (!strncmp(de->d_name, XIPFS_SEGMENT_PREFIX, pl) &&
+		    !show(de->d_name + pl, json ? SHOW_JSON_LINE : SHOW_LINE, first))
+			first = false;
+	if (json)
+		printf("]\n");
 	closedir(d);
 	return 0;
 }
 
 int cmd_stat(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "Usage: xipfsctl stat NAME\n");
+	bool json = argc == 3 && !strcmp(argv[1], "--json");
+
+	if (argc != 2 && !json) {
+		fprintf(stderr, "Usage: xipfsctl stat [--json] NAME\n");
 		return 2;
 	}
-	return show(argv[1], true) ? 1 : 0;
+	return show(argv[argc - 1], json ? SHOW_JSON_STAT : SHOW_STAT, true) ? 1 : 0;
 }
 
 int cmd_unload(int argc, char **argv)
@@ -184,7 +192,7 @@ int cmd_unload(int argc, char **argv)
 		return 1;
 	fstat(xipfs_segment_fd(seg), &s);
 	xipfs_segment_close(seg);
-	users = count_users(&s);
+	users = xipfs_segment_users(&s, false);
 	if (users > 0 && !force) {
 		fprintf(stderr, "xipfsctl: segment %s is in use by %d process%s; unmount it first or use --force\n",
 			name, users, users == 1 ? "" : "es");

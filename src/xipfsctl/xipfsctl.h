@@ -20,8 +20,22 @@ int cmd_list(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 
+int cmd_create(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+struct xipfs_segment;
+
+/* pool.c: the pool views of list, stat and fsck (fsck(8) exit codes). */
+int pool_list_line(struct xipfs_segment *seg, const char *name, char *buf, size_t len);
+int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int users,
+	      bool json);
+int pool_fsck(struct xipfs_segment *seg, const char *name, unsigned flags, bool quiet);
 /* Parse a --digest argument (sha256:HEX), or say what is wrong: 0 or -1. */
 int digest_arg(const char *arg, uint8_t out[32]);
 

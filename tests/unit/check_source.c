@@ -62,10 +62,30 @@ START_TEST(test_parse)
 	}
 	ck_assert_str_eq(timg_log(), "");
 
+	/* "/LABEL": one image of a pool. */
+	ck_assert_int_eq(xipfs_source_parse("seg:base.1/py-3.11", &src), 0);
+	ck_assert_int_eq(src.kind, XIPFS_SOURCE_SEGMENT);
+	ck_assert_str_eq(src.segment, "base.1");
+	ck_assert_str_eq(src.label, "py-3.11");
+	ck_assert_int_eq(xipfs_source_parse("seg:base.1", &src), 0);
+	ck_assert_str_eq(src.label, "");
+	ck_assert_int_eq(xipfs_source_parse("ivshmem/b", &src), 0);
+	ck_assert_int_eq(src.kind, XIPFS_SOURCE_IVSHMEM);
+	ck_assert_str_eq(src.uuid, "");
+	ck_assert_str_eq(src.label, "b");
+	ck_assert_int_eq(xipfs_source_parse("ivshmem:0123456789ABCDEF00112233445566FF/b", &src), 0);
+	ck_assert_str_eq(src.uuid, "01234567-89ab-cdef-0011-2233445566ff");
+	ck_assert_str_eq(src.label, "b");
+	ck_assert_str_eq(timg_log(), "");
+
 	ck_assert_int_eq(xipfs_source_parse("seg:", &src), -EINVAL);
 	ck_assert_int_eq(xipfs_source_parse("seg:.x", &src), -EINVAL);
-	ck_assert_int_eq(xipfs_source_parse("seg:a/b", &src), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(timg_log(), "seg:a/b: invalid segment name 'a/b'"));
+	ck_assert_int_eq(xipfs_source_parse("seg:a/b/c", &src), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(timg_log(), "seg:a/b/c: invalid label 'b/c'"));
+	ck_assert_int_eq(xipfs_source_parse("seg:a/", &src), -EINVAL);
+	ck_assert_int_eq(xipfs_source_parse("seg:/b", &src), -EINVAL);
+	ck_assert_int_eq(xipfs_source_parse("ivshmem/.b", &src), -EINVAL);
+	ck_assert_int_eq(xipfs_source_parse("ivshmem:1234/b", &src), -EINVAL);
 	ck_assert_int_eq(xipfs_source_parse("ivshmem:", &src), -EINVAL);
 	ck_assert_int_eq(xipfs_source_parse("ivshmem:1234", &src), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(timg_log(), "ivshmem:1234: not a UUID"));
