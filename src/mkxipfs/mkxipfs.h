@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* mkxipfs internals: the in-memory tree, the page store and the writer. */
+/*
+ * mkxipfs internals.  The pipeline: an input (dirwalk.c: a directory;
+ * tar.c: a tar stream, an entry at a time) builds the in-memory tree of
+ * struct node (tree.c), feeding file data to the page store (store.c) as
+ * it goes; layout.c then numbers the inodes, lays out the metadata and
+ * writes it and the superblock.  One struct build carries a build's state:
+ * nothing is shared between files through globals.
+ */
 #ifndef MKXIPFS_H
 #define MKXIPFS_H
 
@@ -8,8 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "xipfs/format.h"
+
+struct archive;
+struct archive_entry;
 
 struct xattr_kv {
 	char *name;
@@ -24,6 +35,7 @@ struct node {
 	struct node **kids;
 	uint32_t nkids, capkids;
 	struct node *link;		/* hardlink: the node holding the inode */
+	struct node *hnext;		/* tar.c's (parent, name) hash chain */
 	uint32_t ino;			/* assigned at layout */
 	uint32_t mode, uid, gid, nlink;
 	uint64_t size, rdev;
@@ -35,7 +47,6 @@ struct node {
 	char *target;			/* symlink target */
 	uint64_t ext_off;		/* file extents: index in the extent table */
 	uint32_t ext_count;
-	bool has_data;
 };
 
 struct opts {
@@ -105,12 +116,61 @@ struct store {
 	uint64_t file_pages, hole_pages, dedup_pages, files, bytes;
 };
 
-/* tree.c */
+/* One build: what every stage needs, passed explicitly. */
+struct build {
+	const struct opts *o;
+	struct store *st;
+	bool failed;			/* an error was reported: the build stops */
+	uint8_t *chunk;			/* add_data()'s read buffer */
+	size_t chunk_size;
+	struct timespec last_tick;	/* progress_tick() */
+};
+
+/* tree.c: the tree, and what both inputs share */
+void build_init(struct build *b, const struct opts *o, struct store *st);
+void build_free(struct build *b);
+/* Report an error about @path; only the first one of a build is printed. */
+void die_path(struct build *b, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void progress_tick(struct build *b, bool force);
 struct node *node_new(struct node *parent, const char *name, size_t len);
-struct node *tree_from_dir(const char *src, const struct opts *o, struct store *st);
-struct node *tree_from_tar(const char *src, const struct opts *o, struct store *st);
 void tree_free(struct node *n);
-void progress_tick(const struct opts *o, const struct store *st, bool force);
+/* Sort every directory's entries by name (memcmp order, shorter first). */
+void tree_sort(struct node *n);
+bool excluded(const struct opts *o, const char *rel);
+int add_xattr(struct node *n, const char *name, const void *val, size_t len);
+/* Feed a file's n->size bytes to the store; @rd reads like read(2). */
+typedef ssize_t (*read_fn)(void *ctx, void *buf, size_t len);
+int add_data(struct build *b, struct node *n, read_fn rd, void *ctx, const char *path);
+
+/* dirwalk.c: a directory tree */
+struct node *tree_from_dir(struct build *b, const char *src);
+
+/*
+ * tar.c: tar input.  A tar_tree applies archive entries one at a time to a
+ * tree (implicit parent directories, hardlinks, replacement of an earlier
+ * entry of the same path), so an entry can come from any archive reader.
+ */
+struct tar_tree;
+struct tar_tree *tar_tree_new(struct build *b);
+/*
+ * Apply entry @e of archive @a (its data is read from @a) to the tree.
+ * @label names the archive in messages.  0, or -errno after die_path().
+ */
+int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
+		 const char *label);
+/* Find the node of @path, or NULL. */
+struct node *tar_tree_lookup(struct tar_tree *t, const char *path);
+/* The finished tree (sorted), which the caller now owns; frees @t. */
+struct node *tar_tree_finish(struct tar_tree *t);
+/* Free @t and its tree (after an error). */
+void tar_tree_free(struct tar_tree *t);
+/* The whole tar stream @src ("-": standard input). */
+struct node *tree_from_tar(struct build *b, const char *src);
+
+/* layout.c: number inodes, lay out and write the metadata and superblock */
+int finish_image(struct build *b, struct node *root, uint64_t *meta_bytes,
+		 uint64_t *image_bytes);
 
 /* store.c */
 int store_init(struct store *st, int fd, const char *path, unsigned shift, bool dedupe);
@@ -121,12 +181,6 @@ int file_page(struct store *st, uint32_t lpage, const uint8_t *page,
 	      const struct page_sig *sig);
 int file_end(struct store *st, struct node *n);
 int store_flush(struct store *st);
-
-/* main.c */
-void die_path(const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-extern const char *progname;
-extern bool failed;
 
 /* prefetch.c: input files read ahead through io_uring, in walk order. */
 struct prefetch;

@@ -16,10 +16,12 @@
 #include <xxhash.h>
 
 #include "xipfs/xipfs.h"
+#include "xipfs/xalloc.h"
 #include "mkxipfs.h"
 
 #define WBUF_BYTES (4u << 20)
 
+/* Grow @p to hold @need elements of @esize bytes, doubling. */
 static void *xgrow(void *p, size_t *cap, size_t need, size_t esize)
 {
 	size_t n = *cap ? *cap : 16;
@@ -28,14 +30,10 @@ static void *xgrow(void *p, size_t *cap, size_t need, size_t esize)
 		return p;
 	while (n < need && n <= SIZE_MAX / 2)
 		n *= 2;
-	/* Doubling or the byte count overflowing is "out of memory" too. */
-	p = n < need || n > SIZE_MAX / esize ? NULL : realloc(p, n * esize);
-	if (!p) {
-		fprintf(stderr, "%s: out of memory\n", progname);
-		exit(1);
-	}
+	if (n < need)
+		xipfs_oom();
 	*cap = n;
-	return p;
+	return xreallocarray(p, n, esize);
 }
 
 static bool is_zero(const uint8_t *p, size_t len);
@@ -330,7 +328,6 @@ int file_end(struct store *st, struct node *n)
 
 	n->ext_count = st->ncur;
 	n->ext_off = 0;
-	n->has_data = true;
 	if (!st->ncur)
 		return 0;
 	if ((st->nruns + 1) * 2 > st->capruns && grow_runs(st))

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +22,6 @@
 #include "fuzz.h"
 
 int mkxipfs_main(int argc, char **argv);
-extern bool failed;		/* mkxipfs: the first error was reported */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -115,8 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	unlink(out);
 
-	failed = false;
-	optind = 0;		/* glibc: rescan from scratch */
 	if (nullfd >= 0)
 		dup2(nullfd, 2);
 	rc = mkxipfs_main(8, argv);

@@ -98,6 +98,26 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
 PY
 expect_fail "tar path with .." "$WORK/out" "'..'" -- "$WORK/evil.tar" "$WORK/out/img"
 
+# A tar whose root entry ("" or ".") is not a directory: refused, naming
+# the entry (it used to make an image whose root is a file, which no reader
+# opens).  The first is the fuzzer's reproducer.
+expect_fail "tar root entry is a file" "$WORK/out" "entry '': the entry names the root directory" -- \
+	"$top_srcdir/tests/fuzz/corpus/fuzz_tar/crash-tar-root-is-a-file.tar" "$WORK/out/img"
+"$PY" - "$WORK/rootdot.tar" "$WORK/dirfile.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    t.addfile(tarfile.TarInfo("a"), io.BytesIO(b""))
+    ti = tarfile.TarInfo("."); ti.type = tarfile.SYMTYPE; ti.linkname = "a"
+    t.addfile(ti)
+with tarfile.open(sys.argv[2], "w") as t:
+    t.addfile(tarfile.TarInfo("d/f"), io.BytesIO(b""))
+    t.addfile(tarfile.TarInfo("d"), io.BytesIO(b""))
+PY
+expect_fail "tar root entry '.' is a symlink" "$WORK/out" "entry '.': the entry names the root directory.*type 0120000" -- \
+	"$WORK/rootdot.tar" "$WORK/out/img"
+expect_fail "tar file replacing a directory with entries" "$WORK/out" "entry 'd': entry replaces a directory that has entries" -- \
+	"$WORK/dirfile.tar" "$WORK/out/img"
+
 # Bad options.
 rc=0; "$MKXIPFS" --page-size 1234 "$WORK/src" "$WORK/out/img" 2>"$WORK/err" || rc=$?
 [ "$rc" -eq 2 ] && grep -q "page size" "$WORK/err" || fail "bad --page-size accepted (rc $rc)"

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Tar input.  A tar_tree applies archive entries, one at a time, to an
+ * in-memory tree: each entry's path is resolved component by component
+ * (a hash of (parent, name), so a directory of a million entries costs no
+ * more per entry than a small one), missing parents are created as
+ * implicit directories, a later entry of the same path replaces the
+ * earlier one's metadata and content, hardlinks name an earlier file.
+ * tree_from_tar() feeds it a whole stream read with libarchive; other
+ * readers (image layers) can feed it entry by entry.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "xipfs/xipfs.h"
+#include "xipfs/xalloc.h"
+#include "mkxipfs.h"
+
+struct tar_tree {
+	struct build *b;
+	struct node *root;
+	struct node **buckets;		/* chained through node->hnext */
+	size_t nbuckets, count;		/* nbuckets: a power of two */
+	char where[4096 + 64];		/* "ARCHIVE: entry 'PATH'", for messages */
+};
+
+static size_t bucket(const struct tar_tree *t, const struct node *parent,
+		     const char *name, size_t len)
+{
+	return XXH3_64bits_withSeed(name, len, (uint64_t)(uintptr_t)parent) &
+	       (t->nbuckets - 1);
+}
+
+static void hash_insert(struct tar_tree *t, struct node *n)
+{
+	size_t j;
+
+	if (t->count + 1 > t->nbuckets) {
+		struct node **old = t->buckets;
+		size_t oldn = t->nbuckets;
+
+		t->nbuckets = oldn ? oldn * 2 : 1024;
+		t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
+		for (size_t i = 0; i < oldn; i++) {
+			for (struct node *m = old[i], *next; m; m = next) {
+				next = m->hnext;
+				j = bucket(t, m->parent, m->name, m->namelen);
+				m->hnext = t->buckets[j];
+				t->buckets[j] = m;
+			}
+		}
+		free(old);
+	}
+	j = bucket(t, n->parent, n->name, n->namelen);
+	n->hnext = t->buckets[j];
+	t->buckets[j] = n;
+	t->count++;
+}
+
+static struct node *hash_find(const struct tar_tree *t, const struct node *parent,
+			      const char *name, size_t len)
+{
+	if (!t->nbuckets)
+		return NULL;
+	for (struct node *m = t->buckets[bucket(t, parent, name, len)]; m; m = m->hnext)
+		if (m->parent == parent && m->namelen == len && !memcmp(m->name, name, len))
+			return m;
+	return NULL;
+}
+
+struct tar_tree *tar_tree_new(struct build *b)
+{
+	struct tar_tree *t = xcalloc(1, sizeof(*t));
+
+	t->b = b;
+	t->root = node_new(NULL, "", 0);
+	t->root->mode = S_IFDIR | 0755;
+	t->root->mtime = b->o->have_timestamp ? b->o->timestamp : 0;
+	return t;
+}
+
+void tar_tree_free(struct tar_tree *t)
+{
+	if (!t)
+		return;
+	tree_free(t->root);
+	free(t->buckets);
+	free(t);
+}
+
+struct node *tar_tree_finish(struct tar_tree *t)
+{
+	struct node *root = t->root;
+
+	t->root = NULL;
+	tar_tree_free(t);
+	tree_sort(root);
+	return root;
+}
+
+/*
+ * The node for @path, whose components split on '/': missing ones are
+ * made (@create), or the answer is NULL.  Only with @create is a bad path
+ * reported: a lookup just finds nothing.
+ */
+static struct node *tar_node(struct tar_tree *t, const char *path, bool create)
+{
+	struct node *cur = t->root;
+
+	while (*path) {
+		size_t len;
+		struct node *next;
+
+		while (*path == '/')
+			path++;
+		len = strcspn(path, "/");
+		if (!len)
+			break;
+		if (len == 1 && path[0] == '.') {
+			path += len;
+			continue;
+		}
+		if (len == 2 && path[0] == '.' && path[1] == '.') {
+			if (create)
+				die_path(t->b, t->where, "entry path contains '..': refusing it");
+			return NULL;
+		}
+		if (len > XIPFS_NAME_MAX) {
+			if (create)
+				die_path(t->b, t->where, "entry name longer than 255 bytes");
+			return NULL;
+		}
+		if (cur->link || !S_ISDIR(cur->mode)) {
+			if (create)
+				die_path(t->b, t->where, "entry path runs through a non-directory");
+			return NULL;
+		}
+		next = hash_find(t, cur, path, len);
+		if (!next) {
+			if (!create)
+				return NULL;
+			next = node_new(cur, path, len);
+			/* An implicit directory: defaults until its own entry comes. */
+			next->mode = S_IFDIR | 0755;
+			next->mtime = t->root->mtime;
+			hash_insert(t, next);
+		}
+		cur = next;
+		path += len;
+	}
+	return cur;
+}
+
+struct node *tar_tree_lookup(struct tar_tree *t, const char *path)
+{
+	return tar_node(t, path, false);
+}
+
+/* A hardlink entry: @path names the earlier file @hl. */
+static int add_hardlink(struct tar_tree *t, const char *path, const char *hl)
+{
+	struct node *target = tar_tree_lookup(t, hl), *n;
+
+	if (!target || target->link || S_ISDIR(target->mode)) {
+		die_path(t->b, t->where, "hardlink to '%s', which is not an earlier file", hl);
+		return -EINVAL;
+	}
+	n = tar_node(t, path, true);
+	if (!n)
+		return -EINVAL;
+	if (n == t->root) {
+		die_path(t->b, t->where, "a hardlink cannot be the root directory");
+		return -EINVAL;
+	}
+	if (n == target)
+		return 0;
+	if (n->nkids) {
+		die_path(t->b, t->where, "hardlink replaces a directory that has entries");
+		return -EINVAL;
+	}
+	n->link = target;
+	target->nlink++;
+	return 0;
+}
+
+/* The metadata of entry @e onto @n (xattrs too). */
+static int set_meta(struct tar_tree *t, struct node *n, struct archive_entry *e)
+{
+	const char *xn;
+	const void *xv;
+	size_t xl;
+
+	n->mode = archive_entry_mode(e);
+	n->uid = (uint32_t)archive_entry_uid(e);
+	n->gid = (uint32_t)archive_entry_gid(e);
+	n->mtime = archive_entry_mtime(e);
+	n->mtime_ns = (uint32_t)archive_entry_mtime_nsec(e);
+	if (archive_entry_ctime_is_set(e)) {
+		n->ctime = archive_entry_ctime(e);
+		n->ctime_ns = (uint32_t)archive_entry_ctime_nsec(e);
+	} else {
+		n->ctime = n->mtime;
+		n->ctime_ns = n->mtime_ns;
+	}
+	if (S_ISCHR(n->mode) || S_ISBLK(n->mode))
+		n->rdev = archive_entry_rdev(e);
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &xn, &xv, &xl) == ARCHIVE_OK) {
+		if (add_xattr(n, xn, xv, xl)) {
+			die_path(t->b, t->where, "extended attribute '%s' too large", xn);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A read(2) over an archive entry's data blocks: gaps between blocks (sparse
+ * entries) and the tail after the last block read as zeros, up to the size
+ * the caller asks for.
+ */
+struct ar_reader {
+	struct build *b;
+	struct archive *a;
+	const char *where;		/* for messages */
+	const uint8_t *blk;
+	size_t blen;
+	int64_t boff, pos;
+	bool eof;
+};
+
+/* Make the block holding r->pos current, unless the data ends first. */
+static int ar_next_block(struct ar_reader *r)
+{
+	while (!r->eof && r->pos >= r->boff + (int64_t)r->blen) {
+		const void *b;
+		size_t n;
+		la_int64_t o;
+		int rc = archive_read_data_block(r->a, &b, &n, &o);
+
+		if (rc == ARCHIVE_EOF) {
+			r->eof = true;
+			break;
+		}
+		if (rc < ARCHIVE_WARN || o < r->pos) {
+			die_path(r->b, r->where, "truncated or corrupt archive: %s",
+				 rc < ARCHIVE_WARN ? archive_error_string(r->a)
+						   : "data blocks out of order");
+			return -EIO;
+		}
+		r->blk = b;
+		r->blen = n;
+		r->boff = o;
+	}
+	return 0;
+}
+
+static ssize_t ar_read(void *ctx, void *buf, size_t len)
+{
+	struct ar_reader *r = ctx;
+	size_t n;
+
+	if (ar_next_block(r)) {
+		errno = EIO;
+		return -1;
+	}
+	if (r->eof || r->pos < r->boff) {
+		int64_t gap = r->eof ? (int64_t)len : r->boff - r->pos;
+
+		n = (int64_t)len < gap ? len : (size_t)gap;
+		memset(buf, 0, n);
+	} else {
+		size_t in = (size_t)(r->pos - r->boff);
+
+		n = r->blen - in < len ? r->blen - in : len;
+		memcpy(buf, r->blk + in, n);
+	}
+	r->pos += n;
+	return (ssize_t)n;
+}
+
+/* What entry @e holds, by type: a symlink target, file data, nothing. */
+static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
+		       struct archive_entry *e)
+{
+	if (S_ISLNK(n->mode)) {
+		const char *target = archive_entry_symlink(e);
+		size_t tl = target ? strlen(target) : 0;
+
+		if (tl < 1 || tl > XIPFS_SYMLINK_MAX) {
+			die_path(t->b, t->where, "symlink target of %zu bytes (1..4095 allowed)", tl);
+			return -ENAMETOOLONG;
+		}
+		free(n->target);
+		n->target = xstrndup(target, tl);
+		n->size = tl;
+		return 0;
+	}
+	if (S_ISREG(n->mode)) {
+		struct ar_reader rd = { .b = t->b, .a = a, .where = t->where };
+		int err;
+
+		n->size = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
+		err = add_data(t->b, n, ar_read, &rd, t->where);
+		progress_tick(t->b, false);
+		return err;
+	}
+	if (!S_ISDIR(n->mode) && !S_ISCHR(n->mode) && !S_ISBLK(n->mode) &&
+	    !S_ISFIFO(n->mode) && !S_ISSOCK(n->mode)) {
+		die_path(t->b, t->where, "unsupported entry type 0%o", n->mode & S_IFMT);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
+		 const char *label)
+{
+	const char *path = archive_entry_pathname(e);
+	const char *hl = archive_entry_hardlink(e);
+	const char *rel = path;
+	mode_t mode = archive_entry_mode(e);
+	struct node *n;
+	int err;
+
+	if (!path) {
+		die_path(t->b, label, "entry without a name");
+		return -EINVAL;
+	}
+	snprintf(t->where, sizeof(t->where), "%s: entry '%s'", label, path);
+	while (*rel == '/' || (rel[0] == '.' && rel[1] == '/'))
+		rel += *rel == '/' ? 1 : 2;
+	if (*rel && excluded(t->b->o, rel))
+		return 0;
+	if (hl)
+		return add_hardlink(t, path, hl);
+	n = tar_node(t, path, true);
+	if (!n)
+		return -EINVAL;
+	/* "", "." and "/" name the root: it stays a directory. */
+	if (n == t->root && !S_ISDIR(mode)) {
+		die_path(t->b, t->where,
+			 "the entry names the root directory (\"\", \".\" or \"/\") but is not a directory (type 0%o): refusing it",
+			 (unsigned)(mode & S_IFMT));
+		return -EINVAL;
+	}
+	if (n->link) {
+		die_path(t->b, t->where, "entry replaces a hardlink");
+		return -EINVAL;
+	}
+	if (n->nkids && !S_ISDIR(mode)) {
+		die_path(t->b, t->where, "entry replaces a directory that has entries");
+		return -EINVAL;
+	}
+	err = set_meta(t, n, e);
+	if (!err)
+		err = add_content(t, n, a, e);
+	return err;
+}
+
+struct node *tree_from_tar(struct build *b, const char *src)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct tar_tree *t;
+	const char *label = strcmp(src, "-") ? src : "(standard input)";
+	int r, err = 0;
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	r = strcmp(src, "-") ? archive_read_open_filename(a, src, 1 << 16)
+			     : archive_read_open_fd(a, 0, 1 << 16);
+	if (r != ARCHIVE_OK) {
+		die_path(b, label, "cannot read archive: %s", archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	t = tar_tree_new(b);
+	/* ARCHIVE_WARN: e.g. a name not in the locale's charset; the raw bytes are kept. */
+	while (!err && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
+		err = tar_tree_add(t, a, e, label);
+	if (!err && r != ARCHIVE_EOF) {
+		die_path(b, label, "bad or truncated archive: %s", archive_error_string(a));
+		err = -EIO;
+	}
+	archive_read_free(a);
+	if (err) {
+		tar_tree_free(t);
+		return NULL;
+	}
+	return tar_tree_finish(t);
+}
