@@ -72,6 +72,8 @@ int xipfs_segment_image(struct xipfs_segment *seg, const char *name, const char 
 
 /* Take an OFD read lock on byte @sb_off of @fd: "this image is in use". */
 int xipfs_pool_hold(int fd, uint64_t sb_off);
+/* Drop that lock. */
+void xipfs_pool_release(int fd, uint64_t sb_off);
 /* 1 if some open file description holds the image at @sb_off, 0 if not, -errno. */
 int xipfs_pool_held(int fd, uint64_t sb_off);
 

@@ -6,6 +6,7 @@
  * never written while an entry names them.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -203,6 +204,14 @@ int xipfs_pool_hold(int fd, uint64_t sb_off)
 	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
 }
 
+void xipfs_pool_release(int fd, uint64_t sb_off)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET,
+			    .l_start = (off_t)sb_off, .l_len = 1 };
+
+	fcntl(fd, F_OFD_SETLK, &fl);
+}
+
 int xipfs_pool_held(int fd, uint64_t sb_off)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
@@ -220,7 +229,7 @@ int xipfs_segment_image(struct xipfs_segment *seg, const char *name, const char 
 	size_t size = xipfs_segment_size(seg);
 	struct xipfs_pool_info *pool;
 	struct xipfs_image *img;
-	uint64_t off;
+	uint64_t off = 0;
 	int i, err;
 
 	if (!xipfs_is_pool(base, size)) {
@@ -236,26 +245,44 @@ int xipfs_segment_image(struct xipfs_segment *seg, const char *name, const char 
 			  name, label);
 		return -EINVAL;
 	}
-	err = xipfs_pool_read(base, size, name, &pool);
-	if (err)
-		return err;
-	i = xipfs_pool_find(pool, label);
-	if (i < 0) {
-		xipfs_log(XIPFS_LOG_ERR, label ? "%s: the pool has no image labelled '%s'" :
-			  "%s: the pool holds no image yet%s", name, label ? label : "");
+	/*
+	 * Find the image, hold it, and look again: a gc between the two
+	 * steps may have dropped it (a remove came first) and reused its
+	 * pages.  Once held and still listed, gc leaves it alone.
+	 */
+	for (int tries = 0;; tries++) {
+		bool listed = false;
+
+		err = xipfs_pool_read(base, size, name, &pool);
+		if (err)
+			return err;
+		i = xipfs_pool_find(pool, label);
+		if (i < 0 || tries == 8) {
+			xipfs_log(XIPFS_LOG_ERR, i >= 0 ? "%s: the image of '%s' keeps changing: try again" :
+				  label ? "%s: the pool has no image labelled '%s'" :
+				  "%s: the pool holds no image yet%s", name, label ? label : "");
+			xipfs_pool_free(pool);
+			return i < 0 ? -ENOENT : -EAGAIN;
+		}
+		off = pool->labels[i].super;
 		xipfs_pool_free(pool);
-		return -ENOENT;
-	}
-	off = pool->labels[i].super;
-	xipfs_pool_free(pool);
-	/* Held before it is read: from here on gc leaves it alone. */
-	if (xipfs_segment_handle(seg) < 0) {
+		if (xipfs_segment_handle(seg) >= 0)
+			break;		/* a guest: see xipfsctl(8) on gc */
 		err = xipfs_pool_hold(xipfs_segment_fd(seg), off);
 		if (err) {
 			xipfs_log(XIPFS_LOG_ERR, "%s: cannot hold the image at %llu: %s", name,
 				  (unsigned long long)off, strerror(-err));
 			return err;
 		}
+		err = xipfs_pool_read(base, size, name, &pool);
+		if (err)
+			return err;
+		for (uint32_t k = 0; k < pool->count; k++)
+			listed |= pool->labels[k].super == off;
+		xipfs_pool_free(pool);
+		if (listed)
+			break;
+		xipfs_pool_release(xipfs_segment_fd(seg), off);
 	}
 	err = xipfs_open_mem_at(base, size, off, name, flags, &img);
 	if (err)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct pool_writer {
 	uint64_t psize;
 	struct xipfs_pool_info *pool;
 	bool immutable;			/* restore FS_IMMUTABLE_FL at the end */
+	bool stop_commit;		/* SIGSTOP before the commit (tests) */
 	/* The allocator: the free runs and the bump pointer. */
 	struct xipfs_pool_run *runs;
 	uint32_t nruns;
@@ -233,6 +235,8 @@ static int wcommit(struct pool_writer *w, const struct xipfs_pool_label *labels,
 	crc = xipfs_crc32c(crc, p + sizeof(d), bytes - sizeof(d));
 	d.d_crc = xipfs_cpu_to_le32(crc);
 	memcpy(p, &d, sizeof(d));
+	if (w->stop_commit)
+		raise(SIGSTOP);
 	/* Everything above is in place before the one store that publishes it. */
 	__atomic_store_n((uint64_t *)(w->base + XIPFS_POOL_OFFSET + 8), xipfs_cpu_to_le64(off),
 			 __ATOMIC_RELEASE);
@@ -367,6 +371,7 @@ struct run_memo {
 };
 
 struct remap {
+	long stop;			/* XIPFS_POOL_STOP, or -1 */
 	struct pool_writer *w;
 	const struct xipfs_image *in;
 	struct page_index ix;
@@ -395,7 +400,8 @@ static int64_t remap_page(struct remap *r, uint64_t page)
 			return at;
 		memcpy(w->base + (uint64_t)at * w->psize, src, w->psize);
 		found = (uint64_t)at;
-		r->st->new_pages++;
+		if (++r->st->new_pages == (uint64_t)r->stop)
+			raise(SIGSTOP);
 		if (r->ix.used * 2 < r->ix.mask)
 			index_put(&r->ix, slot, found, crc);
 	}
@@ -611,12 +617,19 @@ int xipfs_pool_add(const char *name, const char *image, const char *label,
 	struct xipfs_pool_label *labels = NULL;
 	struct xipfs_fsck_stats fst = { 0 };
 	struct pool_writer w;
-	struct remap r = { .w = &w, .st = st };
+	struct remap r = { .w = &w, .st = st, .stop = -1 };
 	uint64_t *ioff = NULL, sb_off = 0;
 	uint32_t *icnt = NULL, n, version = 1;
 	int err;
 
 	memset(st, 0, sizeof(*st));
+	/*
+	 * Fault injection for the tests (057-pool-race.sh): stop with
+	 * SIGSTOP after writing N new data pages, or with 0 just before the
+	 * commit, so that a test can SIGKILL the writer at a known point.
+	 */
+	if (getenv("XIPFS_POOL_STOP"))
+		r.stop = strtol(getenv("XIPFS_POOL_STOP"), NULL, 10);
 	if (xipfs_label_ok(label)) {
 		xipfs_log(XIPFS_LOG_ERR, "invalid label '%s' (1 to %d letters, digits, '_', '.', '-')",
 			  label, XIPFS_POOL_LABEL_MAX);
@@ -691,6 +704,7 @@ int xipfs_pool_add(const char *name, const char *image, const char *label,
 	labels[w.pool->count].version = version;
 	labels[w.pool->count].flags = XIPFS_POOL_LIVE;
 	labels[w.pool->count].time = (uint64_t)time(NULL);
+	w.stop_commit = r.stop == 0;
 	err = wcommit(&w, labels, w.pool->count + 1);
 	st->super = sb_off;
 	st->version = version;
