@@ -12,28 +12,38 @@
  *
  * Frames with a struct page (shmem) are returned from ->fault in vmf->page:
  * ordinary refcounted PTEs, so COW, GUP and ptrace behave as for any file.
+ * Every folio of such a segment is pinned at attach (memfd_pin_folios(),
+ * long-term semantics): the PTEs are not in the segment file's rmap, so
+ * migration, compaction, CMA and reclaim must never try to move them.
  * BAR frames have no struct page and are inserted as special PTEs
  * (VM_MIXEDMAP); private write faults copy them through a temporary page.
  * Such mappings are also VM_IO, so GUP refuses them and ptrace and
  * /proc/PID/mem go through ->access, which reads the segment or the
- * process's own COW copies and makes a private copy for a debugger's
- * write (breakpoints).  Known limit: whatever needs GUP on these mappings
- * (process_vm_readv, O_DIRECT from such a buffer) fails with EFAULT, and
- * core dumps leave VM_IO mappings out.
+ * process's own COW copies, and writes (breakpoints) into a page only the
+ * process maps, else into a copy replacing it (xipmap_access_write()).
+ * Writes into mappings without VM_WRITE are FOLL_FORCE writes: allowed to
+ * the process's tracer only (xipmap_may_force()).  Known limit: whatever
+ * needs GUP on these mappings (process_vm_readv, O_DIRECT from such a
+ * buffer) fails with EFAULT, and core dumps leave VM_IO mappings out.
  *
  * The list's invariants are checked once at creation (every index below the
  * segment's page count) and again at every fault and read, so no caller
  * input can reach a frame outside its segment.
  *
+ * Backing files live on a private pseudo file system, read-only and noexec:
+ * they are never truncated, chmod'ed or run themselves; programs run from
+ * the FUSE mount.  Its superblock and every backing file hold the module.
+ *
  * Other limits, by design or known:
- * - rmap walks of the segment (reclaim, migration, compaction) do not see
- *   the PTEs made here, so a shmem folio stays resident while it is mapped
- *   through a backing file: the wanted behaviour for a shared image.
  * - A PMD-sized shmem folio would be mapped whole by finish_fault(), so
  *   faults on one get SIGBUS with a logged reason (tmpfs huge=never, the
  *   default, never makes them).
  * - ptrace writes (breakpoints) into private mappings of shmem segments
- *   COW as for any file; see above for BAR segments.
+ *   COW as for any file; see above for BAR segments.  ->access is not
+ *   told FOLL_FORCE, so /proc/PID/mem writes into BAR mappings without
+ *   VM_WRITE are allowed to the tracer and refused to anyone else, whatever
+ *   proc_mem.force_override says on the command line (a kernel built with
+ *   PROC_MEM_NO_FORCE allows ptrace(2) only).
  * - ->access needs follow_pfnmap_start(): Linux 6.12 or later.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -50,10 +60,12 @@
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/pci.h>
 #include <linux/pfn_t.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
+#include <linux/sched/jobctl.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -83,16 +95,18 @@ struct xipmap_seg {
 	struct kref ref;
 	enum xipmap_kind kind;
 	u64 npages;
+	struct list_head node;		/* in xipmap_files or xipmap_bars */
 	/* XIPMAP_KIND_SHMEM */
 	struct file *file;
 	bool denied_write;	/* we hold deny_write_access() on file */
+	struct folio **folios;	/* every folio of file, pinned */
+	unsigned long nfolios;
 	/* XIPMAP_KIND_BAR */
 	struct rw_semaphore lock;	/* held for read while using virt */
 	bool gone;			/* device removed: virt is invalid */
 	void *virt;
 	phys_addr_t phys;
 	u8 uuid[16];
-	struct list_head node;		/* in xipmap_bars */
 	struct list_head inodes;	/* struct xipmap_inode, for unmapping */
 	struct mutex inodes_lock;
 };
@@ -106,16 +120,35 @@ struct xipmap_inode {
 	u64 pages[] __counted_by(count);
 };
 
+/*
+ * The pseudo file system is mounted while a backing file exists: each of its
+ * inodes holds one simple_pin_fs() reference, and its superblock holds the
+ * module (xipmap_fs_type.owner), so no open file, O_PATH descriptor or
+ * mapping of a backing file can outlive the module's code.
+ */
 static struct vfsmount *xipmap_mnt;
+static int xipmap_mnt_count;
 static struct page *xipmap_zero_page;
 static LIST_HEAD(xipmap_bars);
 static DEFINE_MUTEX(xipmap_bars_lock);
+/* Attached memfd and tmpfs files: one segment per file, however attached. */
+static LIST_HEAD(xipmap_files);
+static DEFINE_MUTEX(xipmap_files_lock);
+/* Serialises debugger writes into BAR mappings (xipmap_access_write()). */
+static DEFINE_MUTEX(xipmap_cow_lock);
 
 static void xipmap_seg_release(struct kref *ref)
 {
 	struct xipmap_seg *seg = container_of(ref, struct xipmap_seg, ref);
 
 	if (seg->kind == XIPMAP_KIND_SHMEM) {
+		mutex_lock(&xipmap_files_lock);
+		list_del(&seg->node);
+		mutex_unlock(&xipmap_files_lock);
+		if (seg->folios) {
+			unpin_folios(seg->folios, seg->nfolios);
+			kvfree(seg->folios);
+		}
 		if (seg->denied_write)
 			allow_write_access(seg->file);
 		fput(seg->file);
@@ -357,77 +390,173 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+/* What a BAR-backed private mapping holds at an address. */
+enum xipmap_pte {
+	XIPMAP_PTE_NONE,	/* nothing yet */
+	XIPMAP_PTE_SEGMENT,	/* the segment's frame (a special PTE) */
+	XIPMAP_PTE_SHARED,	/* a page other processes may map too */
+	XIPMAP_PTE_OWN,		/* an anonymous page only this process maps */
+};
+
 /*
- * The page a BAR-backed mapping holds at @addr, if it is an ordinary page
- * of the process's own (a COW copy, or one made by xipmap_access_cow()),
- * with a reference; NULL if it maps the segment (a special PTE, or our
- * zero page for a hole) or nothing yet.
+ * Look at the PTE for @addr under its lock.  For an ordinary page (a COW
+ * copy, our zero page for a hole, or a copy xipmap_access_write() made),
+ * *@pagep gets it with a reference.  A page found OWN stays so while the
+ * caller holds the mmap lock and the reference: fork() needs the mmap lock
+ * for writing and KSM skips pages with extra references.
  */
-static struct page *xipmap_private_page(struct vm_area_struct *vma,
-					unsigned long addr)
+static enum xipmap_pte xipmap_pte_state(struct vm_area_struct *vma,
+					unsigned long addr,
+					struct page **pagep)
 {
 	struct follow_pfnmap_args args = { .vma = vma, .address = addr };
-	struct page *page = NULL;
+	enum xipmap_pte state = XIPMAP_PTE_SEGMENT;
+	struct page *page;
 
+	*pagep = NULL;
 	if (follow_pfnmap_start(&args))
-		return NULL;
+		return XIPMAP_PTE_NONE;
 	if (!args.special && pfn_valid(args.pfn)) {
 		page = pfn_to_page(args.pfn);
-		if (page == xipmap_zero_page)
-			page = NULL;
-		else
-			get_page(page);
+		get_page(page);
+		*pagep = page;
+		state = PageAnon(page) && PageAnonExclusive(page) ?
+			XIPMAP_PTE_OWN : XIPMAP_PTE_SHARED;
 	}
 	follow_pfnmap_end(&args);
-	return page;
+	return state;
 }
 
 /*
- * A debugger's write (a breakpoint) into a private mapping of a segment
- * frame: give the process its own copy of the page with the write in it,
- * as a COW fault would.  The core's COW of a special PTE cannot do this
- * for another process (it copies through the current mm).  Called with
- * the target's mmap lock held for read, like a fault.
+ * Whether a write into a private mapping without VM_WRITE may go on: only
+ * FOLL_FORCE writes may, and ->access is not told the GUP flags.  ptrace(2)
+ * always has FOLL_FORCE; /proc/PID/mem has it as proc_mem.force_override
+ * says, which a module cannot read.  So: the tracer of a task of @mm may
+ * (every setting but "never" lets it); anyone else may not (as under
+ * "ptrace" and "never"); on a kernel built for "never", only inside a
+ * ptrace(2) request, which freezes its tracee (JOBCTL_PTRACE_FROZEN) until
+ * it returns.
  */
-static int xipmap_access_cow(struct vm_area_struct *vma, unsigned long addr,
-			     s64 idx, void *buf, int len)
+static bool xipmap_may_force(struct mm_struct *mm)
+{
+	unsigned long need = IS_ENABLED(CONFIG_PROC_MEM_NO_FORCE) ?
+		JOBCTL_PTRACE_FROZEN : 0;
+	struct task_struct *p, *t;
+	bool found = false;
+
+	rcu_read_lock();
+	for_each_process_thread(p, t) {
+		if (READ_ONCE(t->mm) == mm && READ_ONCE(t->ptrace) &&
+		    rcu_access_pointer(t->parent) == current &&
+		    (READ_ONCE(t->jobctl) & need) == need) {
+			found = true;
+			goto out;
+		}
+	}
+out:
+	rcu_read_unlock();
+	return found;
+}
+
+/* Fill @page with segment page @idx (0: a hole, zeros). */
+static int xipmap_seg_fill(struct xipmap_seg *seg, s64 idx, struct page *page)
+{
+	int err = 0;
+
+	if (idx == 0) {
+		clear_highpage(page);
+		return 0;
+	}
+	down_read(&seg->lock);
+	if (seg->gone)
+		err = -EIO;
+	else
+		memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
+			       PAGE_SIZE);
+	up_read(&seg->lock);
+	return err;
+}
+
+/*
+ * A debugger's write into a private mapping of a BAR segment: in place into
+ * a page only this process maps, else into a copy that replaces what the
+ * process maps, as a COW fault would, so neither the segment nor a page
+ * fork() shares with another process ever changes.  Each replacement is
+ * checked under the PTE lock: an ordinary page is copied by the core's
+ * write fault (wp_page_copy() maps the copy only if the PTE still holds
+ * the page it copied); a segment frame is dropped by a zap that spares
+ * COW copies, and vm_insert_page() maps our copy only where the PTE is
+ * still empty.  Whatever the process did meanwhile, we look again.  (The
+ * core's write fault cannot copy a segment frame for another process: it
+ * reads the source through the current mm.)
+ */
+static int xipmap_access_write(struct vm_area_struct *vma, unsigned long addr,
+			       s64 idx, void *buf, int len)
 {
 	struct xipmap_seg *seg = xipmap_xi(file_inode(vma->vm_file))->seg;
+	struct zap_details spare_cows = { .even_cows = false };
 	unsigned long base = addr & PAGE_MASK;
 	struct page *page;
-	int err = 0;
+	vm_fault_t fault;
+	int tries, err = -EAGAIN;
 
 	if (vma->vm_flags & (VM_SHARED | VM_MAYSHARE))
 		return -EPERM;
-	page = alloc_page(GFP_HIGHUSER);
-	if (!page)
-		return -ENOMEM;
-	if (idx == 0) {
-		clear_highpage(page);
-	} else {
-		down_read(&seg->lock);
-		if (seg->gone)
-			err = -EIO;
-		else
-			memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
-				       PAGE_SIZE);
-		up_read(&seg->lock);
+	if (!(vma->vm_flags & VM_WRITE) && !xipmap_may_force(vma->vm_mm))
+		return -EPERM;
+
+	mutex_lock(&xipmap_cow_lock);
+	for (tries = 0; tries < 4; tries++) {
+		switch (xipmap_pte_state(vma, addr, &page)) {
+		case XIPMAP_PTE_OWN:
+			memcpy_to_page(page, offset_in_page(addr), buf, len);
+			set_page_dirty_lock(page);
+			put_page(page);
+			err = len;
+			goto out;
+		case XIPMAP_PTE_SHARED:
+			put_page(page);
+			fault = handle_mm_fault(vma, base, FAULT_FLAG_WRITE |
+						FAULT_FLAG_REMOTE, NULL);
+			if (fault & VM_FAULT_ERROR) {
+				err = fault & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
+				goto out;
+			}
+			break;
+		case XIPMAP_PTE_SEGMENT:
+		case XIPMAP_PTE_NONE:
+			page = alloc_page(GFP_HIGHUSER);
+			if (!page) {
+				err = -ENOMEM;
+				goto out;
+			}
+			err = xipmap_seg_fill(seg, idx, page);
+			if (!err) {
+				memcpy_to_page(page, offset_in_page(addr), buf,
+					       len);
+				zap_page_range_single(vma, base, PAGE_SIZE,
+						      &spare_cows);
+				err = vm_insert_page(vma, base, page);
+			}
+			put_page(page);	/* the mapping holds its own */
+			if (!err)
+				err = len;
+			if (err != -EBUSY)
+				goto out;
+			err = -EAGAIN;
+			break;
+		}
 	}
-	if (!err) {
-		memcpy_to_page(page, offset_in_page(addr), buf, len);
-		zap_page_range_single(vma, base, PAGE_SIZE, NULL);
-		/* -EBUSY if the process faulted the page in meanwhile. */
-		err = vm_insert_page(vma, base, page);
-	}
-	put_page(page);		/* the mapping holds its own reference */
-	return err ? err : len;
+out:
+	mutex_unlock(&xipmap_cow_lock);
+	return err;
 }
 
 /*
  * ptrace and /proc/PID/mem.  BAR mappings are VM_IO, so GUP refuses them
  * and every such access lands here: the process's own pages (COW copies)
- * are read and written in place; segment frames are read from the
- * segment, and a write to one makes a private copy first.
+ * are read in place, segment frames from the segment, and writes go
+ * through xipmap_access_write().
  */
 static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 			 void *buf, int len, int write)
@@ -441,13 +570,10 @@ static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 	s64 idx;
 
 	len = min_t(size_t, len, PAGE_SIZE - poff);
-	if (seg->kind == XIPMAP_KIND_BAR) {
-		page = xipmap_private_page(vma, addr);
+	if (seg->kind == XIPMAP_KIND_BAR && !write) {
+		xipmap_pte_state(vma, addr, &page);
 		if (page) {
-			if (write)
-				memcpy_to_page(page, poff, buf, len);
-			else
-				memcpy_from_page(buf, page, poff, len);
+			memcpy_from_page(buf, page, poff, len);
 			put_page(page);
 			return len;
 		}
@@ -457,7 +583,7 @@ static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 		return -EIO;
 	if (write)
 		return seg->kind == XIPMAP_KIND_BAR ?
-			xipmap_access_cow(vma, addr, idx, buf, len) : -EPERM;
+			xipmap_access_write(vma, addr, idx, buf, len) : -EPERM;
 	if (idx == 0) {
 		memset(buf, 0, len);
 		return len;
@@ -532,6 +658,21 @@ static ssize_t xipmap_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	return -EBADF;
 }
 
+/*
+ * Backing files never change: the file system is read-only (no truncate,
+ * O_TRUNC, chmod, chown, utimes or xattrs, through /proc/self/fd/N or
+ * otherwise), and whatever reaches ->setattr anyway is refused.
+ */
+static int xipmap_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+			  struct iattr *attr)
+{
+	return -EPERM;
+}
+
+static const struct inode_operations xipmap_file_iops = {
+	.setattr = xipmap_setattr,
+};
+
 static const struct file_operations xipmap_file_fops = {
 	.owner = THIS_MODULE,
 	.open = xipmap_open,
@@ -549,7 +690,7 @@ static void xipmap_evict_inode(struct inode *inode)
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
 	if (!xi)
-		return;
+		return;		/* the root inode */
 	if (xi->seg->kind == XIPMAP_KIND_BAR) {
 		mutex_lock(&xi->seg->inodes_lock);
 		list_del(&xi->node);
@@ -557,6 +698,11 @@ static void xipmap_evict_inode(struct inode *inode)
 	}
 	xipmap_seg_put(xi->seg);
 	kvfree(xi);
+	/*
+	 * Never the last reference to the mount: whoever drops the inode
+	 * (a file or a path) holds one too, and drops it after us.
+	 */
+	simple_release_fs(&xipmap_mnt, &xipmap_mnt_count);
 }
 
 static const struct super_operations xipmap_sops = {
@@ -571,10 +717,17 @@ static int xipmap_init_fs_context(struct fs_context *fc)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->ops = &xipmap_sops;
+	/*
+	 * Read-only, noexec and nodev: programs run from the FUSE mount,
+	 * whose own mount flags decide, never from a backing file itself.
+	 */
+	fc->sb_flags |= SB_RDONLY;
+	fc->s_iflags |= SB_I_NOEXEC | SB_I_NODEV;
 	return 0;
 }
 
 static struct file_system_type xipmap_fs_type = {
+	.owner = THIS_MODULE,
 	.name = "xipmap",
 	.init_fs_context = xipmap_init_fs_context,
 	.kill_sb = kill_anon_super,
@@ -597,13 +750,98 @@ static struct xipmap_seg *xipmap_seg_alloc(enum xipmap_kind kind)
 	return seg;
 }
 
-/* A sealed memfd, or a tmpfs file nobody can write while it is attached. */
+/*
+ * Whether @folio is pinned (FOLL_PIN: io_uring fixed buffers, RDMA,
+ * vfio...).  Such a pin may write the folio long after every writable
+ * mapping and descriptor is gone, so a file is refused with one, as
+ * F_SEAL_WRITE refuses to seal a memfd with one (memfd_wait_for_pins()).
+ * The caller has made sure no new writable pin can be taken: no writer and
+ * no writable mapping, and write opens denied.
+ */
+static bool xipmap_folio_pinned(struct folio *folio)
+{
+	if (folio_test_large(folio))
+		return folio_maybe_dma_pinned(folio);	/* exact: _pincount */
+	/* Each mapping holds a reference too: only the rest can be pins. */
+	return folio_ref_count(folio) - folio_mapcount(folio) >=
+		GUP_PIN_COUNTING_BIAS;
+}
+
+/* Whether any folio of @mapping is pinned. */
+static bool xipmap_mapping_pinned(struct address_space *mapping)
+{
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+	bool pinned = false;
+	unsigned int i, n;
+
+	folio_batch_init(&fbatch);
+	while (!pinned &&
+	       (n = filemap_get_folios(mapping, &index, (pgoff_t)-1, &fbatch))) {
+		for (i = 0; i < n; i++)
+			pinned |= xipmap_folio_pinned(fbatch.folios[i]);
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+	return pinned;
+}
+
+/*
+ * Pin every folio of the segment, as FOLL_LONGTERM does (after moving it out
+ * of ZONE_MOVABLE and CMA): the PTEs ->fault makes are not in the file's
+ * rmap, so nothing may try to migrate, compact or reclaim these folios.
+ * memfd_pin_folios() allocates a page array per call: go in batches.
+ */
+#define XIPMAP_PIN_BATCH	512
+
+static int xipmap_pin_file(struct xipmap_seg *seg)
+{
+	pgoff_t first = 0, last, off;
+	long n;
+
+	seg->folios = kvmalloc_array(seg->npages, sizeof(*seg->folios),
+				     GFP_KERNEL_ACCOUNT);
+	if (!seg->folios)
+		return -ENOMEM;
+	while (first < seg->npages) {
+		last = min_t(u64, first + XIPMAP_PIN_BATCH, seg->npages) - 1;
+		n = memfd_pin_folios(seg->file, (loff_t)first << PAGE_SHIFT,
+				     ((loff_t)(last + 1) << PAGE_SHIFT) - 1,
+				     seg->folios + seg->nfolios,
+				     last - first + 1, &off);
+		if (n <= 0)
+			return n ? n : -EIO;
+		seg->nfolios += n;
+		first = folio_next_index(seg->folios[seg->nfolios - 1]);
+		cond_resched();
+	}
+	return 0;
+}
+
+/* The segment of a file attached already, with a reference. */
+static struct xipmap_seg *xipmap_find_file(struct inode *inode)
+{
+	struct xipmap_seg *seg;
+
+	list_for_each_entry(seg, &xipmap_files, node)
+		if (file_inode(seg->file) == inode &&
+		    kref_get_unless_zero(&seg->ref))
+			return seg;
+	return NULL;
+}
+
+/*
+ * A sealed memfd, or a tmpfs file nobody can write while it is attached.
+ * Attaching a file again returns its segment: the checks that need the
+ * file alone are made for every descriptor, the others held since.
+ */
 static struct xipmap_seg *xipmap_attach_file(int fd)
 {
 	struct xipmap_seg *seg;
 	struct file *file;
 	struct inode *inode;
 	unsigned int seals;
+	bool sealed;
 	int err;
 
 	file = fget(fd);
@@ -612,20 +850,22 @@ static struct xipmap_seg *xipmap_attach_file(int fd)
 		return ERR_PTR(-EBADF);
 	}
 	inode = file_inode(file);
+	err = -EBADF;
+	if (!(file->f_mode & FMODE_READ)) {
+		pr_info_ratelimited("attach: fd %d is not open for reading\n",
+				    fd);
+		goto out_fput;
+	}
 	err = -EINVAL;
 	if (!S_ISREG(inode->i_mode) || !shmem_file(file)) {
 		pr_info_ratelimited("attach: fd %d is not a memfd or tmpfs file\n",
 				    fd);
 		goto out_fput;
 	}
-	seg = xipmap_seg_alloc(XIPMAP_KIND_SHMEM);
-	err = -ENOMEM;
-	if (!seg)
-		goto out_fput;
-	seg->file = file;
 
 	/*
-	 * A memfd sealed against writes, shrinking and growth is immutable.
+	 * A memfd sealed against writes, shrinking and growth is immutable
+	 * (and F_SEAL_WRITE made sure no pin could still write it).
 	 * Anything else must be an unsealable tmpfs file (/dev/shm, or a
 	 * memfd made without MFD_ALLOW_SEALING: seals == F_SEAL_SEAL): it is
 	 * refused while anyone can write it, and write opens are denied
@@ -633,40 +873,76 @@ static struct xipmap_seg *xipmap_attach_file(int fd)
 	 * open file, so it counts too).
 	 */
 	seals = READ_ONCE(SHMEM_I(inode)->seals);
-	if ((seals & XIPMAP_SEALS) == XIPMAP_SEALS)
-		goto sealed;
-	if (seals != F_SEAL_SEAL) {
+	sealed = (seals & XIPMAP_SEALS) == XIPMAP_SEALS;
+	if (!sealed && seals != F_SEAL_SEAL) {
 		pr_info_ratelimited("attach: memfd lacks seals %#x (has %#x): seal it with F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW\n",
 				    XIPMAP_SEALS & ~seals, seals);
 		err = -EPERM;
-		goto out_free;
+		goto out_fput;
 	}
-	if ((file->f_mode & FMODE_WRITE) || deny_write_access(file)) {
-		pr_info_ratelimited("attach: fd %d is open for writing somewhere: pass a read-only fd and close writers\n",
+	if (!sealed && (file->f_mode & FMODE_WRITE)) {
+		pr_info_ratelimited("attach: fd %d is open for writing: pass a read-only fd\n",
 				    fd);
 		err = -ETXTBSY;
-		goto out_free;
+		goto out_fput;
 	}
-	seg->denied_write = true;
-	if (mapping_writably_mapped(file->f_mapping)) {
-		pr_info_ratelimited("attach: fd %d is mapped writable\n", fd);
-		err = -ETXTBSY;
-		goto out_put;
+
+	mutex_lock(&xipmap_files_lock);
+	seg = xipmap_find_file(inode);
+	if (seg) {
+		mutex_unlock(&xipmap_files_lock);
+		fput(file);
+		return seg;
 	}
-sealed:
+	seg = xipmap_seg_alloc(XIPMAP_KIND_SHMEM);
+	err = -ENOMEM;
+	if (!seg)
+		goto out_unlock;
+	seg->file = file;
+	list_add(&seg->node, &xipmap_files);
+	mutex_unlock(&xipmap_files_lock);
+	/* From here on, xipmap_seg_put() undoes everything. */
+
+	if (!sealed) {
+		if (deny_write_access(file)) {
+			pr_info_ratelimited("attach: fd %d is open for writing somewhere: close writers\n",
+					    fd);
+			err = -ETXTBSY;
+			goto out_put;
+		}
+		seg->denied_write = true;
+		if (mapping_writably_mapped(file->f_mapping)) {
+			pr_info_ratelimited("attach: fd %d is mapped writable\n",
+					    fd);
+			err = -ETXTBSY;
+			goto out_put;
+		}
+		if (xipmap_mapping_pinned(file->f_mapping)) {
+			pr_info_ratelimited("attach: fd %d has pinned pages (io_uring fixed buffers, RDMA...) that may still write it\n",
+					    fd);
+			err = -ETXTBSY;
+			goto out_put;
+		}
+	}
 	seg->npages = i_size_read(inode) >> PAGE_SHIFT;
 	if (!seg->npages) {
 		pr_info_ratelimited("attach: fd %d is smaller than a page\n", fd);
 		err = -EINVAL;
 		goto out_put;
 	}
+	err = xipmap_pin_file(seg);
+	if (err) {
+		pr_info_ratelimited("attach: fd %d: cannot pin its pages: %d\n",
+				    fd, err);
+		goto out_put;
+	}
 	return seg;
 
 out_put:
-	xipmap_seg_put(seg);	/* allows write access, drops file */
+	xipmap_seg_put(seg);	/* unpins, allows write access, drops file */
 	return ERR_PTR(err);
-out_free:
-	kfree(seg);
+out_unlock:
+	mutex_unlock(&xipmap_files_lock);
 out_fput:
 	fput(file);
 	return ERR_PTR(err);
@@ -781,6 +1057,21 @@ static struct xipmap_inode *xipmap_copy_pages(const struct xipmap_create *arg,
 	return xi;
 }
 
+/*
+ * A backing file's inode.  Not S_PRIVATE, which would make LSMs skip every
+ * check on it: they see and label it as a file of this file system.
+ * (anon_inode_make_secure_inode() would label it as an anonymous inode,
+ * but 6.12 exports it to KVM only.)
+ */
+static struct inode *xipmap_new_inode(struct super_block *sb)
+{
+	struct inode *inode = alloc_anon_inode(sb);
+
+	if (!IS_ERR(inode))
+		inode->i_flags &= ~S_PRIVATE;
+	return inode;
+}
+
 static long xipmap_ioc_create(void __user *argp)
 {
 	struct xipmap_create arg;
@@ -811,13 +1102,18 @@ static long xipmap_ioc_create(void __user *argp)
 		goto out_segf;
 	}
 
-	inode = alloc_anon_inode(xipmap_mnt->mnt_sb);
+	err = simple_pin_fs(&xipmap_fs_type, &xipmap_mnt, &xipmap_mnt_count);
+	if (err)
+		goto out_xi;
+	inode = xipmap_new_inode(xipmap_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
+		simple_release_fs(&xipmap_mnt, &xipmap_mnt_count);
 		err = PTR_ERR(inode);
 		goto out_xi;
 	}
 	/* The dentry's type is fixed when the file is made: mode first. */
 	inode->i_mode = S_IFREG | 0555;
+	inode->i_op = &xipmap_file_iops;
 	inode->i_fop = &xipmap_file_fops;
 	i_size_write(inode, arg.size);
 	kref_get(&seg->ref);
@@ -829,7 +1125,7 @@ static long xipmap_ioc_create(void __user *argp)
 		list_add(&xi->node, &seg->inodes);
 		mutex_unlock(&seg->inodes_lock);
 	}
-	inode->i_private = xi;	/* evict_inode now owns xi and the ref */
+	inode->i_private = xi;	/* evict_inode now owns xi, seg ref and pin */
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
@@ -874,7 +1170,13 @@ static long xipmap_ioctl(struct file *file, unsigned int cmd,
 	void __user *argp = (void __user *)uarg;
 	struct xipmap_version ver;
 
-	if (!capable(CAP_SYS_ADMIN)) {
+	/*
+	 * Both whoever opened the device and the caller: a descriptor passed
+	 * to (or inherited by) an unprivileged process is useless to it, and
+	 * an unprivileged opener cannot get a privileged one to act for it.
+	 */
+	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
+	    !capable(CAP_SYS_ADMIN)) {
 		pr_info_ratelimited("refused ioctl %#x: no CAP_SYS_ADMIN (pid %d)\n",
 				    cmd, task_pid_nr(current));
 		return -EPERM;
@@ -1005,19 +1307,9 @@ static int __init xipmap_init(void)
 	xipmap_zero_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!xipmap_zero_page)
 		return -ENOMEM;
-	xipmap_mnt = kern_mount(&xipmap_fs_type);
-	if (IS_ERR(xipmap_mnt)) {
-		err = PTR_ERR(xipmap_mnt);
-		goto out_page;
-	}
-	/*
-	 * Pseudo file systems are noexec by default; these files hold
-	 * programs, and FUSE applies the mount's own exec policy anyway.
-	 */
-	xipmap_mnt->mnt_sb->s_iflags &= ~SB_I_NOEXEC;
 	err = pci_register_driver(&xipmap_pci_driver);
 	if (err)
-		goto out_mnt;
+		goto out_page;
 	err = misc_register(&xipmap_misc);
 	if (err)
 		goto out_pci;
@@ -1025,8 +1317,6 @@ static int __init xipmap_init(void)
 
 out_pci:
 	pci_unregister_driver(&xipmap_pci_driver);
-out_mnt:
-	kern_unmount(xipmap_mnt);
 out_page:
 	__free_page(xipmap_zero_page);
 	return err;
@@ -1034,9 +1324,9 @@ out_page:
 
 static void __exit xipmap_exit(void)
 {
+	/* No backing file is left: each pins the module (xipmap_mnt). */
 	misc_deregister(&xipmap_misc);
 	pci_unregister_driver(&xipmap_pci_driver);
-	kern_unmount(xipmap_mnt);
 	__free_page(xipmap_zero_page);
 }
 

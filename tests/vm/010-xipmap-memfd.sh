@@ -5,8 +5,9 @@
 # MAP_SHARED mappings (two in one process, one in another) reach the
 # segment's own frame (pagemap PFN equal to the memfd's mapping), COW of
 # MAP_PRIVATE writes, refusal of writable shared mappings and mprotect,
-# SIGBUS past EOF, /proc/PID/mem and process_vm_readv reads, and exec of a
-# backing file holding /bin/true.  The kernel log must stay clean.
+# SIGBUS past EOF, /proc/PID/mem and process_vm_readv reads, and that a
+# backing file holding /bin/true cannot be run or mapped executable itself
+# (noexec).  The kernel log must stay clean.
 set -u
 . "$top_srcdir/tests/vm/xipmap-lib.sh"
 xipmap_prepare

@@ -48,6 +48,7 @@
 #	                     -s it up); devices appear in the order given
 #	  --no-klog-check    do not fail on WARNING/BUG/... in the kernel log
 #	  --qemu-arg ARG     extra QEMU argument (repeatable)
+#	  --append ARG       extra kernel command line argument (repeatable)
 #	After the run the log file ($VM_LOG, kept) holds the console output,
 #	the script's stdout/stderr, its status and the guest's dmesg.
 #	Logs go to $XIPFS_VM_LOGDIR, else $top_builddir/tests/vm/logs, else
@@ -151,6 +152,7 @@ vm_boot() {
 	vm_shm=
 	vm_klog=1
 	vm_extra=
+	vm_append=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--mem) vm_mem=$2; shift 2 ;;
@@ -161,6 +163,7 @@ vm_boot() {
 		--ivshmem) vm_shm=$2; shift 2 ;;
 		--no-klog-check) vm_klog=; shift ;;
 		--qemu-arg) vm_extra="$vm_extra $2"; shift 2 ;;
+		--append) vm_append="$vm_append $2"; shift 2 ;;
 		--) shift; break ;;
 		*) echo "vm_boot: unknown option $1" >&2; return 2 ;;
 		esac
@@ -187,7 +190,7 @@ vm_boot() {
 		-nodefaults -no-reboot -display none -monitor none \
 		-serial "file:$vm_work/console" \
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
-		-append "console=ttyS0 loglevel=5 panic=-1 $VM_KERNEL_ARGS xipfs.work=$vm_work$(vm_keep_arg)" \
+		-append "console=ttyS0 loglevel=5 panic=-1 $VM_KERNEL_ARGS$vm_append xipfs.work=$vm_work$(vm_keep_arg)" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$vm_work,mount_tag=work,security_model=none" $vm_extra
 	vm_i=0

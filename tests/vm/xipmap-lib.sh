@@ -6,8 +6,9 @@
 #	vm_boot ... -- "insmod $XIPMAP_KO && $XIPMAP_TEST memfd"
 #
 # Sets XIPMAP_KO (the module, built against $VM_KDIR in
-# $top_builddir/kmod by `make module`) and XIPMAP_TEST (the guest test
-# driver tests/vm/xipmap-test, built by make check or here).
+# $top_builddir/kmod by `make module`), XIPMAP_TEST and XIPMAP_HARDEN (the
+# guest test drivers tests/vm/xipmap-test and xipmap-harden, built by make
+# check or here).
 . "$top_srcdir/tests/vm/lib.sh"
 
 xipmap_prepare() {
@@ -21,11 +22,14 @@ xipmap_prepare() {
 	fi
 	XIPMAP_KO=$top_builddir/kmod/kernel/xipmap.ko
 	XIPMAP_TEST=$top_builddir/tests/vm/xipmap-test
-	if [ ! -x "$XIPMAP_TEST" ] &&
-		! make -s -C "$top_builddir" tests/vm/xipmap-test >&2; then
-		echo "ERROR: building tests/vm/xipmap-test failed" >&2
-		exit 99
-	fi
+	XIPMAP_HARDEN=$top_builddir/tests/vm/xipmap-harden
+	for xp_prog in "$XIPMAP_TEST" "$XIPMAP_HARDEN"; do
+		if [ ! -x "$xp_prog" ] &&
+			! make -s -C "$top_builddir" "tests/vm/${xp_prog##*/}" >&2; then
+			echo "ERROR: building tests/vm/${xp_prog##*/} failed" >&2
+			exit 99
+		fi
+	done
 }
 
 # xipmap_segment FILE SIZE: a host file holding an xipfs superblock header
