@@ -138,59 +138,117 @@ static void mode_str(uint32_t m, char *s)
 	s[10] = '\0';
 }
 
-static int ls_dir(struct xipfs_image *img, const struct xipfs_ino *dir,
-		  const char *path, bool lng, bool rec)
+/*
+ * A recursive walk (ls -R, extract) enters each directory once and no
+ * deeper than DIR_DEPTH_MAX: in an intact image every directory has one
+ * name (fsck checks it the same way), so a directory met twice is a cycle
+ * or a directory hardlink, and following it would recurse until the stack
+ * ran out.
+ */
+#define DIR_DEPTH_MAX	4096
+
+struct dir_guard {
+	const struct xipfs_image *img;
+	uint8_t *seen;			/* by inode number */
+	unsigned depth;
+};
+
+static void guard_init(struct dir_guard *g, const struct xipfs_image *img)
+{
+	g->img = img;
+	g->seen = xcalloc((size_t)xipfs_inode_count(img) + 1, 1);
+	g->depth = 0;
+}
+
+static int guard_enter(struct dir_guard *g, const struct xipfs_ino *dir, const char *path)
+{
+	if (g->seen[dir->ino]) {
+		fprintf(stderr, "xipfsctl: %s: directory %s (inode %u) is reached a second time: the image is damaged (a directory cycle or hardlink; see xipfsctl fsck)\n",
+			xipfs_image_name(g->img), path, dir->ino);
+		return -EUCLEAN;
+	}
+	if (g->depth == DIR_DEPTH_MAX) {
+		fprintf(stderr, "xipfsctl: %s: directory %s is nested more than %d deep\n",
+			xipfs_image_name(g->img), path, DIR_DEPTH_MAX);
+		return -ELOOP;
+	}
+	g->seen[dir->ino] = 1;
+	g->depth++;
+	return 0;
+}
+
+static void guard_leave(struct dir_guard *g)
+{
+	g->depth--;
+}
+
+struct ls {
+	struct xipfs_image *img;
+	bool lng, rec;
+	struct dir_guard guard;
+};
+
+static void ls_entry(struct ls *l, const struct xipfs_entry *e, const struct xipfs_ino *ino)
+{
+	if (l->lng) {
+		char m[11];
+
+		mode_str(ino->mode, m);
+		if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
+			printf("%s %3u %5u %5u %4u, %4u ", m, ino->nlink, ino->uid, ino->gid,
+			       major(ino->rdev), minor(ino->rdev));
+		else
+			printf("%s %3u %5u %5u %10" PRIu64 " ", m, ino->nlink, ino->uid,
+			       ino->gid, ino->size);
+	}
+	fwrite(e->name, 1, e->namelen, stdout);
+	if (l->lng && S_ISLNK(ino->mode)) {
+		const char *t;
+		size_t tl;
+
+		xipfs_readlink(l->img, ino, &t, &tl);
+		printf(" -> ");
+		fwrite(t, 1, tl, stdout);
+	}
+	putchar('\n');
+}
+
+static int ls_dir(struct ls *l, const struct xipfs_ino *dir, const char *path)
 {
 	int err = 0;
 
-	if (rec)
+	if (l->rec)
 		printf("%s:\n", path);
 	for (uint32_t i = 0; i < dir->count; i++) {
 		struct xipfs_entry e;
 		struct xipfs_ino ino;
 
-		err = xipfs_dir_entry(img, dir, i, &e);
+		err = xipfs_dir_entry(l->img, dir, i, &e);
 		if (!err)
-			err = xipfs_inode_get(img, e.ino, &ino);
+			err = xipfs_inode_get(l->img, e.ino, &ino);
 		if (err)
 			return err;
-		if (lng) {
-			char m[11];
-
-			mode_str(ino.mode, m);
-			if (S_ISCHR(ino.mode) || S_ISBLK(ino.mode))
-				printf("%s %3u %5u %5u %4u, %4u ", m, ino.nlink, ino.uid, ino.gid,
-				       major(ino.rdev), minor(ino.rdev));
-			else
-				printf("%s %3u %5u %5u %10" PRIu64 " ", m, ino.nlink, ino.uid,
-				       ino.gid, ino.size);
-		}
-		fwrite(e.name, 1, e.namelen, stdout);
-		if (lng && S_ISLNK(ino.mode)) {
-			const char *t;
-			size_t tl;
-
-			xipfs_readlink(img, &ino, &t, &tl);
-			printf(" -> ");
-			fwrite(t, 1, tl, stdout);
-		}
-		putchar('\n');
+		ls_entry(l, &e, &ino);
 	}
-	if (!rec)
+	if (!l->rec)
 		return 0;
 	for (uint32_t i = 0; i < dir->count && !err; i++) {
 		struct xipfs_entry e;
 		struct xipfs_ino ino;
 		char *sub;
 
-		err = xipfs_dir_entry(img, dir, i, &e);
+		err = xipfs_dir_entry(l->img, dir, i, &e);
 		if (!err)
-			err = xipfs_inode_get(img, e.ino, &ino);
+			err = xipfs_inode_get(l->img, e.ino, &ino);
 		if (err || !S_ISDIR(ino.mode))
 			continue;
 		sub = xasprintf("%s/%.*s", strcmp(path, "/") ? path : "", e.namelen, e.name);
 		putchar('\n');
-		err = ls_dir(img, &ino, sub, lng, rec);
+		err = guard_enter(&l->guard, &ino, sub);
+		if (!err) {
+			err = ls_dir(l, &ino, sub);
+			guard_leave(&l->guard);
+		}
 		free(sub);
 	}
 	return err;
@@ -209,19 +267,18 @@ static int lookup_or_complain(struct xipfs_image *img, const char *path,
 
 int cmd_ls(int argc, char **argv)
 {
-	struct xipfs_image *img;
 	struct xipfs_segment *seg;
 	struct xipfs_ino ino;
-	bool lng = false, rec = false;
+	struct ls l = { 0 };
 	const char *path;
 	int c, err;
 
 	optind = 1;
 	while ((c = getopt(argc, argv, "lR")) != -1) {
 		if (c == 'l')
-			lng = true;
+			l.lng = true;
 		else if (c == 'R')
-			rec = true;
+			l.rec = true;
 		else
 			return 2;
 	}
@@ -230,16 +287,20 @@ int cmd_ls(int argc, char **argv)
 		return 2;
 	}
 	path = argc - optind == 2 ? argv[optind + 1] : "/";
-	if (open_any(argv[optind], 0, &img, &seg))
+	if (open_any(argv[optind], 0, &l.img, &seg))
 		return 1;
-	err = lookup_or_complain(img, path, &ino);
+	guard_init(&l.guard, l.img);
+	err = lookup_or_complain(l.img, path, &ino);
+	if (!err && S_ISDIR(ino.mode))
+		err = guard_enter(&l.guard, &ino, path);
 	if (!err) {
 		if (S_ISDIR(ino.mode))
-			err = ls_dir(img, &ino, path, lng, rec);
+			err = ls_dir(&l, &ino, path);
 		else
 			printf("%s\n", path);
 	}
-	close_any(img, seg);
+	free(l.guard.seen);
+	close_any(l.img, seg);
 	return err ? 1 : 0;
 }
 
@@ -341,6 +402,7 @@ int cmd_cat(int argc, char **argv)
 
 struct extract {
 	struct xipfs_image *img;
+	struct dir_guard guard;
 	char **first;			/* first extracted path of each inode (hardlinks) */
 	int err;
 };
@@ -388,6 +450,70 @@ static int restore_meta(struct extract *x, const char *path, const struct xipfs_
 	return 0;
 }
 
+static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const char *path);
+
+static int extract_file(struct extract *x, const struct xipfs_ino *ino, const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int err;
+
+	if (fd < 0)
+		return fail(x, p, "cannot create file", errno);
+	err = write_file(x->img, ino, fd, true);
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (err && err != -EUCLEAN)
+		fail(x, p, "cannot write file", -err);
+	else if (err)
+		x->err = err;
+	return err;
+}
+
+static int extract_symlink(struct extract *x, const struct xipfs_ino *ino, const char *p)
+{
+	const char *t;
+	size_t tl;
+	char *target;
+	int err = 0;
+
+	xipfs_readlink(x->img, ino, &t, &tl);
+	target = xstrndup(t, tl);
+	if (symlink(target, p) < 0)
+		err = fail(x, p, "cannot create symlink", errno);
+	free(target);
+	return err;
+}
+
+/* Create @p as the inode @ino, a directory with everything below it. */
+static int extract_inode(struct extract *x, const struct xipfs_ino *ino, const char *p)
+{
+	int err;
+
+	switch (ino->mode & S_IFMT) {
+	case S_IFDIR:
+		if (mkdir(p, 0700) < 0)
+			return fail(x, p, "cannot create directory", errno);
+		err = guard_enter(&x->guard, ino, p);
+		if (err)
+			return x->err = err;
+		err = extract_dir(x, ino, p);
+		guard_leave(&x->guard);
+		break;
+	case S_IFREG:
+		err = extract_file(x, ino, p);
+		break;
+	case S_IFLNK:
+		err = extract_symlink(x, ino, p);
+		break;
+	default:
+		err = 0;
+		if (mknod(p, (ino->mode & S_IFMT) | 0600, (dev_t)ino->rdev) < 0)
+			err = fail(x, p, "cannot create special file", errno);
+		break;
+	}
+	return err ? err : restore_meta(x, p, ino);
+}
+
 static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const char *path)
 {
 	int err = 0;
@@ -397,18 +523,12 @@ static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const cha
 		struct xipfs_ino ino;
 		char *p;
 
+		/* The library refuses entries named "." or "..": nothing loops through them. */
 		err = xipfs_dir_entry(x->img, dir, i, &e);
 		if (!err)
 			err = xipfs_inode_get(x->img, e.ino, &ino);
 		if (err)
 			return x->err = err;
-		/* Only a damaged image names an entry "." or "..": never follow it. */
-		if ((e.namelen == 1 && e.name[0] == '.') ||
-		    (e.namelen == 2 && e.name[0] == '.' && e.name[1] == '.')) {
-			fprintf(stderr, "xipfsctl: %s: entry %u of %s is named \"%.*s\": the image is damaged\n",
-				xipfs_image_name(x->img), i, path, e.namelen, e.name);
-			return x->err = -EUCLEAN;
-		}
 		p = xasprintf("%s/%.*s", path, e.namelen, e.name);
 		if (!S_ISDIR(ino.mode) && x->first[e.ino]) {
 			if (link(x->first[e.ino], p) < 0)
@@ -416,55 +536,7 @@ static int extract_dir(struct extract *x, const struct xipfs_ino *dir, const cha
 			free(p);
 			continue;
 		}
-		switch (ino.mode & S_IFMT) {
-		case S_IFDIR:
-			if (mkdir(p, 0700) < 0) {
-				err = fail(x, p, "cannot create directory", errno);
-				break;
-			}
-			err = extract_dir(x, &ino, p);
-			if (!err)
-				err = restore_meta(x, p, &ino);
-			break;
-		case S_IFREG: {
-			int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-			if (fd < 0) {
-				err = fail(x, p, "cannot create file", errno);
-				break;
-			}
-			err = write_file(x->img, &ino, fd, true);
-			if (close(fd) < 0 && !err)
-				err = -errno;
-			if (err && err != -EUCLEAN)
-				fail(x, p, "cannot write file", -err);
-			else if (err)
-				x->err = err;
-			if (!err)
-				err = restore_meta(x, p, &ino);
-			break;
-		}
-		case S_IFLNK: {
-			const char *t;
-			size_t tl;
-			char *target;
-
-			xipfs_readlink(x->img, &ino, &t, &tl);
-			target = xstrndup(t, tl);
-			if (symlink(target, p) < 0)
-				err = fail(x, p, "cannot create symlink", errno);
-			free(target);
-			if (!err)
-				err = restore_meta(x, p, &ino);
-			break;
-		}
-		default:
-			if (mknod(p, (ino.mode & S_IFMT) | 0600, (dev_t)ino.rdev) < 0)
-				err = fail(x, p, "cannot create special file", errno);
-			else
-				err = restore_meta(x, p, &ino);
-			break;
-		}
+		err = extract_inode(x, &ino, p);
 		if (!err && !S_ISDIR(ino.mode) && ino.nlink > 1)
 			x->first[e.ino] = p;
 		else
@@ -508,8 +580,11 @@ int cmd_extract(int argc, char **argv)
 	if (open_any(argv[1], 0, &x.img, &seg))
 		return 1;
 	x.first = xcalloc((size_t)xipfs_inode_count(x.img) + 1, sizeof(*x.first));
+	guard_init(&x.guard, x.img);
 	umask(0);
 	err = xipfs_inode_get(x.img, XIPFS_ROOT_INO, &root);
+	if (!err)
+		err = guard_enter(&x.guard, &root, "/");
 	if (!err)
 		err = extract_dir(&x, &root, argv[2]);
 	if (!err)
@@ -517,6 +592,7 @@ int cmd_extract(int argc, char **argv)
 	for (uint32_t i = 0; i <= xipfs_inode_count(x.img); i++)
 		free(x.first[i]);
 	free(x.first);
+	free(x.guard.seen);
 	close_any(x.img, seg);
 	return err || x.err ? 1 : 0;
 }

@@ -24,6 +24,22 @@ rc() { local r=0; "$@" >/dev/null 2>"$WORK/err" || r=$?; echo "$r"; }
 [ "$(rc "$XIPFSCTL" fsck "$WORK/missing.img")" = 8 ] || fail "fsck of a missing file is not 8"
 grep -q missing.img "$WORK/err" || fail "fsck of a missing file does not name it"
 
+# A directory cycle (the root's subdirectory entry names the root): ls -R
+# and extract stop with a message naming the directory instead of
+# recursing until the stack runs out; fsck finds the same (4).  The fuzz
+# corpus holds the same kind of image (cycle.img).
+"$PY" "$TESTS/mkcycle.py" "$WORK/good.img" "$WORK/cycle.img"
+for img in "$WORK/cycle.img" "$top_srcdir/tests/fuzz/corpus/fuzz_image/cycle.img"; do
+	[ "$(rc "$XIPFSCTL" ls -R "$img")" = 1 ] || fail "ls -R of a cycle is not 1"
+	grep -q "directory /[a-z]* (inode 1) is reached a second time: the image is damaged" "$WORK/err" ||
+		fail "ls -R of a cycle: $(cat "$WORK/err")"
+	rm -rf "$WORK/cyc"
+	[ "$(rc "$XIPFSCTL" extract "$img" "$WORK/cyc")" = 1 ] || fail "extract of a cycle is not 1"
+	grep -q "cyc/[a-z]* (inode 1) is reached a second time" "$WORK/err" ||
+		fail "extract of a cycle: $(cat "$WORK/err")"
+	[ "$(rc "$XIPFSCTL" fsck "$img")" = 4 ] || fail "fsck of a cycle is not 4"
+done
+
 # fsck(8) runs fsck.xipfs -a IMAGE (or -p, -n, -y, -f): the same checker.
 ln -s "$XIPFSCTL_BIN" "$WORK/fsck.xipfs"
 for o in -a -p -n -y -f; do

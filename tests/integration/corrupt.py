@@ -122,4 +122,5 @@ def main():
         return 1
     return 1 if bad else 0
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
