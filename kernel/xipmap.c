@@ -74,15 +74,15 @@
 #include <linux/unaligned.h>
 #include <linux/version.h>
 
+#include "../include/xipfs/format.h"
 #include "../include/xipfs/xipmap.h"
 
 #define XIPMAP_FS_MAGIC		0x78697066	/* "xipf" */
 
 /* The xipfs superblock fields a guest identifies a segment by. */
-#define XIPFS_HDR_MAGIC		"XIPFSIMG"
-#define XIPFS_HDR_MAGIC_LEN	8
-#define XIPFS_HDR_UUID_OFF	32
-#define XIPFS_HDR_SIZE_OFF	56
+#define XIPFS_HDR_MAGIC_LEN	sizeof_field(struct xipfs_super, s_magic)
+#define XIPFS_HDR_UUID_OFF	offsetof(struct xipfs_super, s_uuid)
+#define XIPFS_HDR_SIZE_OFF	offsetof(struct xipfs_super, s_size)
 
 #define XIPMAP_SEALS	(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
@@ -1238,7 +1238,7 @@ static int xipmap_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 		return err;
 	}
 	err = -ENODEV;
-	if (len < PAGE_SIZE || memcmp(virt, XIPFS_HDR_MAGIC, XIPFS_HDR_MAGIC_LEN)) {
+	if (len < PAGE_SIZE || memcmp(virt, XIPFS_MAGIC_STR, XIPFS_HDR_MAGIC_LEN)) {
 		pci_info(pdev, "BAR 2 has no xipfs superblock: not binding\n");
 		return err;
 	}
