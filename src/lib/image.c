@@ -229,6 +229,10 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	}
 	if (err)
 		return err;
+	/* At most meta_size / 16 bytes: the inode table fits in the metadata. */
+	img->ext_pages = calloc((size_t)img->inode_count + 1, sizeof(*img->ext_pages));
+	if (!img->ext_pages)
+		return -ENOMEM;
 	if (!(flags & XIPFS_OPEN_NOCRC)) {
 		err = xipfs_check_crc(img);
 		if (err)
@@ -357,6 +361,7 @@ void xipfs_close(struct xipfs_image *img)
 		return;
 	if (img->map_size)
 		munmap((void *)img->base, img->map_size);
+	free(img->ext_pages);
 	free(img->name);
 	free(img);
 }

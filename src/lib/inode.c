@@ -12,6 +12,7 @@ static int check_extents(const struct xipfs_image *img, struct xipfs_ino *ino,
 {
 	uint64_t npages = (ino->size + img->psize - 1) >> img->shift;
 	uint64_t next = 0, stored = 0;
+	uint32_t known;
 
 	if (ino->offset > img->extent_count ||
 	    ino->count > img->extent_count - ino->offset)
@@ -19,6 +20,11 @@ static int check_extents(const struct xipfs_image *img, struct xipfs_ino *ino,
 				     "inode %u: extents %llu+%u outside the extent table",
 				     ino->ino, (unsigned long long)ino->offset,
 				     ino->count);
+	known = __atomic_load_n(&img->ext_pages[ino->ino], __ATOMIC_RELAXED);
+	if (known) {
+		ino->blocks = (uint64_t)(known - 1) << (img->shift - 9);
+		return 0;
+	}
 	for (uint32_t i = 0; i < ino->count; i++) {
 		struct xipfs_extent_info e;
 		int err = xipfs_extent(img, ino, i, &e);
@@ -39,6 +45,9 @@ static int check_extents(const struct xipfs_image *img, struct xipfs_ino *ino,
 		stored += e.count;
 	}
 	ino->blocks = stored << (img->shift - 9);
+	if (stored < UINT32_MAX)
+		__atomic_store_n(&img->ext_pages[ino->ino], (uint32_t)stored + 1,
+				 __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -27,6 +27,13 @@ struct xipfs_image {
 	uint64_t xattr_off, xattr_size;
 	uint32_t xattr_sets;
 	uint64_t pagesum_off, pagesum_count;
+	/*
+	 * Per inode number: 1 + the pages its extents store, once they were
+	 * walked and found valid (0: not yet).  Extents are checked once per
+	 * inode, not on every lookup and getattr.  Filled racily with relaxed
+	 * atomics: every thread computes the same value.
+	 */
+	uint32_t *ext_pages;
 };
 
 /* Unaligned little-endian loads from the image. */

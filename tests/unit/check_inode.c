@@ -117,6 +117,40 @@ START_TEST(test_types)
 END_TEST
 
 /* One bad field per inode type: -EUCLEAN naming the inode, never a crash. */
+/*
+ * A file's extents are walked once: a second get answers from what the
+ * first found.  Shown by breaking the contract on purpose (changing the
+ * image under an open handle): the second get does not see it, a fresh
+ * handle does.  Damaged extents are never remembered: each get reports them.
+ */
+START_TEST(test_extents_once)
+{
+	struct xipfs_ino i;
+	uint32_t f;
+
+	t = timg_new(12);
+	f = timg_add(t, 1, "f", S_IFREG | 0644);
+	timg_fill(t, f, 0, 2, 1);
+	timg_fill(t, f, 4, 1, 2);
+	open_ok();
+	ck_assert_int_eq(xipfs_inode_get(img, f, &i), 0);
+	ck_assert_uint_eq(i.blocks, 3 * 8);
+	/* Extent 1 now overlaps extent 0. */
+	timg_poke(t, timg_extent_off(t, f, 1) + offsetof(struct xipfs_extent, e_lpage), 1, 4);
+	ck_assert_int_eq(xipfs_inode_get(img, f, &i), 0);
+	ck_assert_uint_eq(i.blocks, 3 * 8);
+	xipfs_close(img);
+	img = NULL;
+	ck_assert_int_eq(timg_open(t, &img), 0);
+	timg_log_capture();
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(xipfs_inode_get(img, f, &i), -EUCLEAN);
+		ck_assert_ptr_nonnull(strstr(timg_log(), "extents out of order or overlapping"));
+		timg_log_capture();
+	}
+}
+END_TEST
+
 START_TEST(test_inode_hostile)
 {
 	static const struct {
@@ -479,6 +513,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_types, 0, 3);
 	tcase_add_test(tc, test_inode_hostile);
+	tcase_add_test(tc, test_extents_once);
 	tcase_add_test(tc, test_dir_small);
 	tcase_add_test(tc, test_path);
 	tcase_add_test(tc, test_readlink);
