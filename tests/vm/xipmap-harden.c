@@ -26,15 +26,20 @@
  *	page, at a page never written and in a read-only mapping, and writes
  *	B's /proc/PID/mem there (as gdb does); A's bytes and the segment stay
  *	as they were, B sees the writes
+ *   xipmap-harden cowrace FILE ROUNDS
+ *	as cow, while a thread of B writes the page the tracer pokes (and
+ *	forks, so the page is shared again, and drops it back to the
+ *	segment): ROUNDS pokes, B never loses a write of its own, A's pages
+ *	and the segment never change
  *   xipmap-harden procmem FILE
  *	/proc/PID/mem writes into private mappings of ivshmem segment FILE
  *	by a process that is not the target's tracer: refused in a read-only
  *	mapping when proc_mem.force_override=never (as for any file), a
  *	private copy in a writable one
  *   xipmap-harden hotremove FILE
- *	remove the ivshmem device of FILE while processes fault and read
- *	through it: they get SIGBUS and EIO; after a PCI rescan the segment
- *	attaches again with the same bytes
+ *	remove the ivshmem device of FILE while processes fault, COW, read
+ *	and read through /proc/self/mem: they get SIGBUS or EIO; after a PCI
+ *	rescan the segment attaches again with the same bytes
  *
  * Each failed check prints "FAIL: ..." and the exit status is 1; 0 = all
  * checks passed, 77 = something needed is missing.
@@ -47,6 +52,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/io_uring.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -770,6 +776,98 @@ static void test_cow(const char *file)
 	close(dev);
 }
 
+/* cowrace: B's writer thread; B's main thread sits in a ptrace stop. */
+static volatile int cr_stop;
+static unsigned char *cr_m;
+
+static void *cr_writer(void *arg)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(cr_m + PG + 2048);
+	uint64_t c = 0;
+
+	(void)arg;
+	for (unsigned long i = 0; !cr_stop; i++) {
+		if (i % 256 == 255) {
+			/* Back to the segment's frame: the next write COWs. */
+			madvise(cr_m + PG, PG, MADV_DONTNEED);
+			c = 0;
+		} else if (c && *p != c) {
+			return (void *)1;	/* a write of ours was lost */
+		}
+		*p = ++c;
+		if (i % 64 == 63) {
+			/* Share the page with a child again for a while. */
+			pid_t k = fork();
+
+			if (k == 0)
+				_exit(0);
+			waitpid(k, NULL, 0);
+		}
+	}
+	return NULL;
+}
+
+static void test_cowrace(const char *file, int rounds)
+{
+	int dev = open_dev(), seg, fd, st, failed = 0;
+	unsigned char *m, *r, mine[PG];
+	pid_t pid;
+
+	if (map_private_pair(dev, file, &seg, &fd, &m, &r))
+		return;
+	memset(m, 0xa1, PG);
+	memcpy(mine, m, PG);
+	cr_m = m;
+	pid = fork();
+	if (pid == 0) {
+		pthread_t t;
+		void *res = NULL;
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		if (pthread_create(&t, NULL, cr_writer, NULL))
+			_exit(9);
+		raise(SIGSTOP);
+		pthread_join(t, &res);
+		_exit(res ? 10 : 0);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFSTOPPED(st)) {
+		say(0, "the child did not stop for its tracer");
+		return;
+	}
+	for (int i = 1; i <= rounds; i++) {
+		for (int k = 0; k < 3; k++)
+			if (ptrace(PTRACE_POKEDATA, pid, m + k * PG,
+				   (void *)(long)i) < 0 && !failed++)
+				say(0, "poke %d at page %d: %s", i, k,
+				    strerror(errno));
+	}
+	say(!failed, "%d rounds of pokes at 3 pages (%d failed)", rounds,
+	    failed);
+	if (ptrace(PTRACE_POKEDATA, pid, &cr_stop, (void *)1L) < 0)
+		say(0, "poke the stop flag: %s", strerror(errno));
+	ptrace(PTRACE_CONT, pid, NULL, NULL);
+	waitpid(pid, &st, 0);
+	say(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "B's writer thread never lost a write (status %#x)", st);
+	say(!memcmp(m, mine, PG), "A's written page is unchanged");
+	say(same_as_host(m + PG, COW_FIRST + 1) &&
+	    same_as_host(m + 2 * PG, COW_FIRST + 2),
+	    "A's other pages still map the segment");
+	{
+		unsigned char sp[PG];
+		int ok = 1;
+
+		for (int k = 0; k < 3; k++)
+			ok &= pread(seg, sp, PG, (COW_FIRST + k) * PG) ==
+				(ssize_t)PG && same_as_host(sp, COW_FIRST + k);
+		say(ok, "the segment is unchanged");
+	}
+	close(fd);
+	close(seg);
+	close(dev);
+}
+
 static void test_procmem(const char *file)
 {
 	int dev = open_dev(), seg, fd, pfd[2], mem, never;
@@ -889,12 +987,13 @@ static void test_hotremove(const char *file)
 {
 	int dev = open_dev(), seg, fd, ready[2];
 	char sys[300], p[340];
-	pid_t pids[3];
-	const char *what[3] = {
+	pid_t pids[4];
+	const char *what[4] = {
 		"a process faulting a mapping", "a process reading the backing file",
 		"a process reading the segment handle",
+		"a process reading its private mapping through /proc/self/mem and writing it",
 	};
-	const int want[3] = { 20, 21, 22 };
+	const int want[4] = { 20, 21, 22, 23 };
 
 	if (ivshmem_dev(sys, sizeof(sys)) < 0) {
 		say(0, "no ivshmem device in /sys/bus/pci/devices");
@@ -906,27 +1005,41 @@ static void test_hotremove(const char *file)
 		say(0, "attach and create on ivshmem: %s", strerror(errno));
 		return;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			unsigned char buf[PG];
 			unsigned char *m = NULL;
 			struct sigaction sa = { .sa_handler = SIG_DFL };
+			int self = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
 
 			sigaction(SIGBUS, &sa, NULL);
 			if (i == 0)
 				m = mmap(NULL, HR_PAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
-			if (write(ready[1], "r", 1) != 1)
+			else if (i == 3)
+				m = mmap(NULL, HR_PAGES * PG, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE, fd, 0);
+			if (m == MAP_FAILED || write(ready[1], "r", 1) != 1)
 				_exit(2);
 			for (unsigned long k = 0;; k++) {
 				unsigned long pg = k % HR_PAGES;
 				ssize_t n;
 
+				/* Refault every page: zap, then touch. */
+				if (m && pg == 0)
+					madvise(m, HR_PAGES * PG, MADV_DONTNEED);
 				if (i == 0) {
-					/* Refault every page: zap, then touch. */
-					if (pg == 0)
-						madvise(m, HR_PAGES * PG, MADV_DONTNEED);
 					memcpy(buf, m + pg * PG, PG);
+				} else if (i == 3) {
+					/* ->access reads it, then a COW fault. */
+					n = pread(self, buf, PG,
+						  (off_t)(uintptr_t)(m + pg * PG));
+					if (n < 0)
+						_exit(errno == EIO ? 23 : 3);
+					if (n != (ssize_t)PG ||
+					    !same_as_host(buf, pg + 1))
+						_exit(5);
+					m[pg * PG] ^= 1;
 				} else {
 					n = pread(i == 1 ? fd : seg, buf, PG,
 						  (i == 1 ? pg : pg + 1) * PG);
@@ -940,7 +1053,7 @@ static void test_hotremove(const char *file)
 			}
 		}
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		char c;
 
 		if (read(ready[0], &c, 1) != 1)
@@ -949,16 +1062,16 @@ static void test_hotremove(const char *file)
 	usleep(300000);
 	snprintf(p, sizeof(p), "%s/remove", sys);
 	say(write_file(p, "1") == 0, "echo 1 > %s", p);
-	for (int i = 0; i < 3; i++) {
-		int st;
+	for (int i = 0; i < 4; i++) {
+		int st, bus, eio;
 
 		waitpid(pids[i], &st, 0);
-		if (i == 0)
-			say(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
-			    "%s got SIGBUS (status %#x)", what[i], st);
-		else
-			say(WIFEXITED(st) && WEXITSTATUS(st) == want[i],
-			    "%s got EIO (status %#x)", what[i], st);
+		bus = WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS;
+		eio = WIFEXITED(st) && WEXITSTATUS(st) == want[i];
+		/* The last one may be in either its read or its COW fault. */
+		say(i == 0 ? bus : i == 3 ? bus || eio : eio,
+		    "%s got %s (status %#x)", what[i],
+		    i == 0 ? "SIGBUS" : i == 3 ? "SIGBUS or EIO" : "EIO", st);
 	}
 	{
 		unsigned char buf[PG];
@@ -1004,7 +1117,7 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s lifetime KO ROUNDS | immutable | pins | writepin | cow FILE | procmem FILE | hotremove FILE\n",
+		fprintf(stderr, "usage: %s lifetime KO ROUNDS | immutable | pins | writepin | cow FILE | cowrace FILE ROUNDS | procmem FILE | hotremove FILE\n",
 			argv[0]);
 		return 2;
 	}
@@ -1018,6 +1131,8 @@ int main(int argc, char **argv)
 		test_writepin();
 	else if (!strcmp(argv[1], "cow") && argc == 3)
 		test_cow(argv[2]);
+	else if (!strcmp(argv[1], "cowrace") && argc == 4)
+		test_cowrace(argv[2], atoi(argv[3]));
 	else if (!strcmp(argv[1], "procmem") && argc == 3)
 		test_procmem(argv[2]);
 	else if (!strcmp(argv[1], "hotremove") && argc == 3)
