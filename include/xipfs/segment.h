@@ -47,11 +47,14 @@ struct xipfs_load_opts {
 	const char *hugetlb_dir;	/* back the segment by hugetlbfs, or NULL */
 	const uint8_t *digest;		/* Merkle root the content must have, or NULL */
 	int verify;			/* verify the Merkle tree even without @digest */
+	const uint8_t *blob_sha256;	/* SHA-256 the copied bytes must have, or NULL */
 };
 /*
  * xipfs_segment_load() with options: with @digest or @verify the copy is
  * verified against its Merkle tree (and the root against @digest) before
- * it is put in place and sealed; a mismatch leaves nothing behind.
+ * it is put in place and sealed, and with @blob_sha256 (an OCI layer
+ * digest) the copy's plain SHA-256 must match; a mismatch leaves nothing
+ * behind.
  */
 int xipfs_segment_load_opts(const char *path, const char *name,
 			    const struct xipfs_load_opts *o);

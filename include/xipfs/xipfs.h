@@ -274,6 +274,9 @@ int xipfs_verify_mem(const void *base, size_t size, const char *name,
  */
 int xipfs_merkle_append(int fd, uint64_t *image_bytes);
 
+/* SHA-256 of @len bytes at @buf. */
+int xipfs_sha256(const void *buf, size_t len, uint8_t out[32]);
+
 /* Parse "sha256:HEX" (lower-case hex) into 32 bytes: 0 or -EINVAL. */
 int xipfs_digest_parse(const char *str, uint8_t out[32]);
 /* Format 32 bytes as "sha256:HEX" into @out. */

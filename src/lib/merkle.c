@@ -113,6 +113,18 @@ int xipfs_merkle_root(const struct xipfs_super *sb, const uint8_t top[32],
 	return err;
 }
 
+int xipfs_sha256(const void *buf, size_t len, uint8_t out[32])
+{
+	struct hasher h;
+	int err = hasher_init(&h);
+
+	if (err)
+		return err;
+	err = sha256(&h, buf, len, NULL, 0, out);
+	hasher_free(&h);
+	return err;
+}
+
 int xipfs_merkle_build(const void *content, uint64_t npages, unsigned shift,
 		       void *tree, uint8_t top[32])
 {

@@ -189,6 +189,21 @@ out_close:
 	return err;
 }
 
+static int check_blob(const void *base, size_t len, const char *path, const uint8_t *want)
+{
+	char a[XIPFS_DIGEST_STR_LEN], b[XIPFS_DIGEST_STR_LEN];
+	uint8_t got[32];
+	int err = xipfs_sha256(base, len, got);
+
+	if (err || !memcmp(got, want, sizeof(got)))
+		return err;
+	xipfs_digest_format(got, a);
+	xipfs_digest_format(want, b);
+	xipfs_log(XIPFS_LOG_ERR, "%s: the copied bytes are %s, not the layer digest %s",
+		  path, a, b);
+	return -EUCLEAN;
+}
+
 /*
  * Validate the copy at @base (@len bytes) of image @path, as any image,
  * and with @o's digest or verify against its Merkle tree: what is checked
@@ -205,6 +220,8 @@ static int check_copy(const void *base, size_t len, const char *path,
 		xipfs_close(img);
 	if (!err && o && (o->digest || o->verify))
 		err = xipfs_verify_mem(base, len, path, o->digest, &st);
+	if (!err && o && o->blob_sha256)
+		err = check_blob(base, len, path, o->blob_sha256);
 	return err;
 }
 

@@ -124,9 +124,11 @@ int cmd_load(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "Usage: xipfsctl load [--hugetlb DIR] [--verify] [--digest sha256:ROOT] IMAGE NAME\n");
+		fprintf(stderr, "Usage: xipfsctl load [--hugetlb DIR] [--verify] [--digest sha256:ROOT] IMAGE|oci:DIR[:TAG] NAME\n");
 		return 2;
 	}
+	if (!strncmp(argv[optind], "oci:", 4))
+		return oci_load(argv[optind], argv[optind + 1], &o) ? 1 : 0;
 	return xipfs_segment_load_opts(argv[optind], argv[optind + 1], &o) ? 1 : 0;
 }
 

@@ -25,17 +25,23 @@ static int map_raw(const char *arg, const void **base, size_t *size,
 	struct stat st;
 	int fd, err = 0;
 
+	struct xipfs_source src;
+
 	*seg = NULL;
 	*map = NULL;
-	if (!strncmp(arg, "seg:", 4) || !strcmp(arg, "ivshmem") || !strncmp(arg, "ivshmem:", 8)) {
-		err = !strncmp(arg, "seg:", 4) ? xipfs_segment_open(arg + 4, seg)
-					       : xipfs_segment_ivshmem(arg[7] ? arg + 8 : "", seg);
+	err = xipfs_source_parse(arg, &src);
+	if (err)
+		return err;
+	if (src.kind != XIPFS_SOURCE_FILE) {
+		err = src.kind == XIPFS_SOURCE_SEGMENT ? xipfs_segment_open(src.segment, seg)
+						       : xipfs_segment_ivshmem(src.uuid, seg);
 		if (err)
 			return err;
 		*base = xipfs_segment_base(*seg);
 		*size = xipfs_segment_size(*seg);
 		return 0;
 	}
+	arg = src.path;
 	fd = open(arg, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		err = -errno;

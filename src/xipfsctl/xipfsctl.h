@@ -14,6 +14,7 @@ int cmd_cat(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_oci_pack(int argc, char **argv);
 
 int cmd_load(int argc, char **argv);
 int cmd_list(int argc, char **argv);
@@ -38,5 +39,9 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 int pool_fsck(struct xipfs_segment *seg, const char *name, unsigned flags, bool quiet);
 /* Parse a --digest argument (sha256:HEX), or say what is wrong: 0 or -1. */
 int digest_arg(const char *arg, uint8_t out[32]);
+
+struct xipfs_load_opts;
+/* Load the xipfs layer of oci:DIR[:TAG] as segment @name (oci.c). */
+int oci_load(const char *ref, const char *name, struct xipfs_load_opts *o);
 
 #endif
