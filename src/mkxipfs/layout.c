@@ -346,8 +346,8 @@ static void fill_super(struct xipfs_super *sb, const struct build *b, const stru
 	sb->s_page_shift = xipfs_cpu_to_le32(st->shift);
 	sb->s_compat = xipfs_cpu_to_le32(XIPFS_FEATURE_COMPAT_PAGESUM);
 	sb->s_root_ino = xipfs_cpu_to_le32(XIPFS_ROOT_INO);
-	sb->s_build_time = xipfs_cpu_to_le64(b->o->have_timestamp ? (uint64_t)b->o->timestamp
-								  : (uint64_t)time(NULL));
+	sb->s_build_time = xipfs_cpu_to_le64(b->o->have_timestamp ? (uint64_t)b->o->timestamp :
+					     b->o->from_image ? 0 : (uint64_t)time(NULL));
 	sb->s_size = xipfs_cpu_to_le64(meta_off + m->len);
 	sb->s_data_start = xipfs_cpu_to_le32(1);
 	sb->s_data_pages = xipfs_cpu_to_le32(data_pages);
@@ -383,7 +383,8 @@ static int set_uuid(struct xipfs_super *sb, const struct opts *o, const struct b
 		memcpy(sb->s_uuid, o->uuid, sizeof(sb->s_uuid));
 		return 0;
 	}
-	if (o->have_timestamp) {
+	/* Reproducible builds (container images are, always): from the content. */
+	if (o->have_timestamp || o->from_image) {
 		XXH3_state_t *h = XXH3_createState();
 		XXH128_hash_t d;
 

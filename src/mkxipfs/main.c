@@ -39,7 +39,9 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: %s [OPTIONS] SOURCE IMAGE\n"
 "Build an xipfs execute-in-place image from SOURCE, a directory, a tar\n"
-"archive (plain, gzip, bzip2, xz, zstd) or '-' for a tar on standard input.\n"
+"archive (plain, gzip, bzip2, xz, zstd), '-' for a tar on standard input,\n"
+"or a container image: oci:DIR[:TAG] (an OCI image layout) or\n"
+"docker-archive:FILE (docker save).\n"
 "\n"
 "  -a, --all-root          store every file as owned by root (uid/gid 0)\n"
 "      --uid-offset=N      add N to every uid\n"
@@ -53,6 +55,9 @@ static void usage(FILE *f)
 "  -U, --uuid=UUID         image UUID (default: random, or derived from the\n"
 "                          content when a timestamp is given)\n"
 "      --no-dedupe         store every page, even repeated ones\n"
+"      --no-merkle         leave out the SHA-256 Merkle tree (xipfsctl verify)\n"
+"      --platform=OS/ARCH  the manifest of a multi-platform image to take\n"
+"                          (default: this host's)\n"
 "      --io=uring|read     read input files ahead through io_uring (default;\n"
 "                          falls back to read(2) where io_uring is off)\n"
 "  -b, --page-size=BYTES   4096 (default), 16384 or 65536\n"
@@ -102,6 +107,12 @@ static int parse_opt(int c, struct opts *o)
 		break;
 	case 5:
 		o->dedupe = false;
+		break;
+	case 7:
+		o->merkle = false;
+		break;
+	case 8:
+		o->platform = optarg;
 		break;
 	case 'x':
 		o->excludes = xreallocarray(o->excludes, o->nexcludes + 1, sizeof(char *));
@@ -180,6 +191,8 @@ static int parse_args(int argc, char **argv, struct opts *o, const char **src,
 		{ "force-gid", required_argument, NULL, 4 },
 		{ "no-dedupe", no_argument, NULL, 5 },
 		{ "io", required_argument, NULL, 6 },
+		{ "no-merkle", no_argument, NULL, 7 },
+		{ "platform", required_argument, NULL, 8 },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "timestamp", required_argument, NULL, 'T' },
 		{ "uuid", required_argument, NULL, 'U' },
@@ -250,16 +263,24 @@ static int build_image(struct build *b, struct opts *o, const char *src, const c
 		o->skip_dev = ts.st_dev;
 		o->skip_ino = ts.st_ino;
 	}
-	root = is_dir(src) ? tree_from_dir(b, src) : tree_from_tar(b, src);
+	o->from_image = !strncmp(src, "oci:", 4) || !strncmp(src, "docker-archive:", 15);
+	if (o->from_image)
+		root = tree_from_image(b, src);
+	else
+		root = is_dir(src) ? tree_from_dir(b, src) : tree_from_tar(b, src);
 	if (!root || b->failed) {
 		tree_free(root);
+		image_free();
 		return -1;
 	}
 	progress_tick(b, true);
 	err = store_flush(b->st);
 	if (!err)
 		err = finish_image(b, root, meta_bytes, image_bytes);
+	if (!err && o->merkle)
+		err = xipfs_merkle_append(fd, image_bytes);
 	tree_free(root);
+	image_free();
 	if (!err && fsync(fd) < 0)
 		err = -errno;
 	if (!err && fchmod(fd, 0644) < 0)
@@ -290,7 +311,7 @@ static void print_summary(const struct store *st, const char *image, unsigned sh
 int main(int argc, char **argv)
 {
 	struct opts o = { .page_shift = XIPFS_PAGE_SHIFT_DEFAULT, .dedupe = true, .io_uring = true,
-			  .force_uid = -1, .force_gid = -1 };
+			  .merkle = true, .force_uid = -1, .force_gid = -1 };
 	uint64_t meta_bytes = 0, image_bytes = 0;
 	const char *src = NULL, *image = NULL;
 	double t0 = now_s();

@@ -36,6 +36,8 @@ struct node {
 	uint32_t nkids, capkids;
 	struct node *link;		/* hardlink: the node holding the inode */
 	struct node *hnext;		/* tar.c's (parent, name) hash chain */
+	uint32_t layer;			/* layers.c: the last layer that wrote it */
+	bool dead;			/* layers.c: no name left in the tree */
 	uint32_t ino;			/* assigned at layout */
 	uint32_t mode, uid, gid, nlink;
 	uint64_t size, rdev;
@@ -64,6 +66,9 @@ struct opts {
 	dev_t skip_dev;			/* the image being written: never walk it */
 	ino_t skip_ino;
 	bool io_uring;			/* --io=uring (the default): prefetch input */
+	bool merkle;			/* append the integrity tree (default) */
+	const char *platform;		/* container images: os/arch, NULL: the host's */
+	bool from_image;		/* a container image: reproducible by default */
 };
 
 struct extent {
@@ -167,6 +172,21 @@ struct node *tar_tree_finish(struct tar_tree *t);
 void tar_tree_free(struct tar_tree *t);
 /* The whole tar stream @src ("-": standard input). */
 struct node *tree_from_tar(struct build *b, const char *src);
+/*
+ * For entries whose data comes later (layers.c): the metadata of @e onto
+ * @n, with a symlink's target and a regular file's size; then, while @a is
+ * at that entry again, its data.  0, or -errno after die_path().
+ */
+int tar_entry_meta(struct build *b, struct node *n, struct archive_entry *e,
+		   const char *where);
+int tar_entry_data(struct build *b, struct archive *a, struct node *n, const char *where);
+
+/*
+ * layers.c: a container image, oci:DIR[:TAG] or docker-archive:FILE.
+ * image_free() frees what the tree may still point to, after the tree.
+ */
+struct node *tree_from_image(struct build *b, const char *src);
+void image_free(void);
 
 /* layout.c: number inodes, lay out and write the metadata and superblock */
 int finish_image(struct build *b, struct node *root, uint64_t *meta_bytes,

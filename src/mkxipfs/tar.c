@@ -306,6 +306,8 @@ static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
 		int err;
 
 		n->size = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
+		if (!a)
+			return 0;	/* tar_entry_meta(): the data comes later */
 		err = add_data(t->b, n, ar_read, &rd, t->where);
 		progress_tick(t->b, false);
 		return err;
@@ -316,6 +318,30 @@ static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int tar_entry_meta(struct build *b, struct node *n, struct archive_entry *e,
+		   const char *where)
+{
+	struct tar_tree *t = xcalloc(1, sizeof(*t));
+	int err;
+
+	t->b = b;
+	snprintf(t->where, sizeof(t->where), "%s", where);
+	err = set_meta(t, n, e);
+	if (!err)
+		err = add_content(t, n, NULL, e);
+	free(t);
+	return err;
+}
+
+int tar_entry_data(struct build *b, struct archive *a, struct node *n, const char *where)
+{
+	struct ar_reader rd = { .b = b, .a = a, .where = where };
+	int err = add_data(b, n, ar_read, &rd, where);
+
+	progress_tick(b, false);
+	return err;
 }
 
 int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,

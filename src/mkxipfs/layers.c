@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Container images as input: an OCI image layout (oci:DIR[:TAG]) or the
+ * output of `docker save` (docker-archive:FILE).  Layers are streamed
+ * through libarchive (plain, gzip or zstd) and never unpacked to disk.
+ *
+ * Two passes over the layers, bottom layer first:
+ *   1. headers only: apply every layer's entries to the tree, with the OCI
+ *      whiteouts (.wh.NAME deletes NAME from lower layers, .wh..wh..opq
+ *      hides everything lower layers put in its directory), hardlinks to
+ *      files of this or lower layers, PAX xattrs and times;
+ *   2. data: read each regular file that survived, from the layer entry
+ *      that last wrote it, into the page store.
+ * So a file deleted or replaced by a later layer costs no page in the
+ * image, and the result depends only on the final tree.  Each OCI layer's
+ * SHA-256 is checked in both passes against its descriptor.
+ *
+ * Nodes removed from the tree are kept (marked dead) until the end: a
+ * hardlinked file whose first name was deleted stays the inode of its
+ * other names.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "xipfs/xipfs.h"
+#include "xipfs/xalloc.h"
+#include "oci/oci.h"
+#include "mkxipfs.h"
+
+#define WH_PREFIX	".wh."
+#define WH_OPAQUE	".wh..wh..opq"
+
+struct layer {
+	char digest[72];		/* OCI: checked against the blob */
+	uint64_t size;
+	char *member;			/* docker-archive: the layer's tar member */
+	struct node **files;		/* pass 1: entry index -> file inode */
+	size_t nfiles, capfiles;
+};
+
+struct image {
+	struct build *b;
+	const char *label;		/* the SOURCE argument, for messages */
+	char *dir;			/* oci: the layout */
+	char *archive;			/* docker-archive: the file */
+	struct layer *layers;
+	size_t nlayers;
+	struct node **dead;		/* removed nodes, freed at the end */
+	size_t ndead, capdead;
+};
+
+/* ---- reading one layer -------------------------------------------------- */
+
+struct layer_in {
+	struct archive *a;
+	int fd;				/* oci: the blob */
+	EVP_MD_CTX *md;
+	uint64_t bytes;
+	struct archive *outer;		/* docker-archive: the outer tar */
+	uint8_t buf[1 << 16];
+};
+
+static la_ssize_t blob_read(struct archive *a, void *ctx, const void **out)
+{
+	struct layer_in *in = ctx;
+	ssize_t n;
+
+	do
+		n = read(in->fd, in->buf, sizeof(in->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "read: %s", strerror(errno));
+		return -1;
+	}
+	EVP_DigestUpdate(in->md, in->buf, (size_t)n);
+	in->bytes += (uint64_t)n;
+	*out = in->buf;
+	return n;
+}
+
+static la_ssize_t member_read(struct archive *a, void *ctx, const void **out)
+{
+	struct layer_in *in = ctx;
+	la_ssize_t n = archive_read_data(in->outer, in->buf, sizeof(in->buf));
+
+	if (n < 0)
+		archive_set_error(a, EIO, "%s", archive_error_string(in->outer));
+	*out = in->buf;
+	return n;
+}
+
+static struct archive *archive_new_tar(void)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a)
+		xipfs_oom();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	return a;
+}
+
+/* Position the outer docker-archive tar at @member. */
+static int open_member(struct image *im, const char *member, struct archive **outer)
+{
+	struct archive_entry *e;
+	int r;
+
+	*outer = archive_new_tar();
+	if (archive_read_open_filename(*outer, im->archive, 1 << 16) != ARCHIVE_OK) {
+		die_path(im->b, im->archive, "cannot read: %s", archive_error_string(*outer));
+		return -EIO;
+	}
+	while ((r = archive_read_next_header(*outer, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		const char *p = archive_entry_pathname(e);
+
+		while (p && p[0] == '.' && p[1] == '/')
+			p += 2;
+		if (p && !strcmp(p, member))
+			return 0;
+	}
+	die_path(im->b, im->archive, "no member '%s' in the archive", member);
+	return -ENOENT;
+}
+
+static int layer_open(struct image *im, struct layer *l, struct layer_in *in)
+{
+	int r;
+
+	memset(in, 0, offsetof(struct layer_in, buf));
+	in->fd = -1;
+	if (im->archive) {
+		int err = open_member(im, l->member, &in->outer);
+
+		if (err)
+			return err;
+		in->a = archive_new_tar();
+		r = archive_read_open(in->a, in, NULL, member_read, NULL);
+	} else {
+		char path[PATH_MAX];
+
+		oci_blob_path(im->dir, l->digest, path, sizeof(path));
+		in->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (in->fd < 0) {
+			die_path(im->b, path, "cannot open layer %s: %s", l->digest, strerror(errno));
+			return -errno;
+		}
+		in->md = EVP_MD_CTX_new();
+		if (!in->md || !EVP_DigestInit_ex(in->md, EVP_sha256(), NULL))
+			return -ENOMEM;
+		in->a = archive_new_tar();
+		r = archive_read_open(in->a, in, NULL, blob_read, NULL);
+	}
+	if (r != ARCHIVE_OK) {
+		die_path(im->b, im->label, "layer %s: %s", l->member ? l->member : l->digest,
+			 archive_error_string(in->a));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Finish a layer: the rest of the blob is read, so its digest can be checked. */
+static int layer_close(struct image *im, struct layer *l, struct layer_in *in, bool check)
+{
+	int err = 0;
+
+	if (in->fd >= 0 && check) {
+		const void *p;
+		uint8_t sum[32];
+		char got[XIPFS_DIGEST_STR_LEN];
+		unsigned len;
+
+		while (blob_read(in->a, in, &p) > 0)
+			;
+		EVP_DigestFinal_ex(in->md, sum, &len);
+		xipfs_digest_format(sum, got);
+		if (strcmp(got, l->digest) || in->bytes != l->size) {
+			die_path(im->b, im->label, "layer %s: the blob is %llu bytes with digest %s, the manifest says %llu bytes",
+				 l->digest, (unsigned long long)in->bytes, got,
+				 (unsigned long long)l->size);
+			err = -EUCLEAN;
+		}
+	}
+	archive_read_free(in->a);
+	archive_read_free(in->outer);
+	EVP_MD_CTX_free(in->md);
+	if (in->fd >= 0)
+		close(in->fd);
+	return err;
+}
+
+/* ---- applying entries ---------------------------------------------------- */
+
+static void bury(struct image *im, struct node *n)
+{
+	if (im->ndead == im->capdead) {
+		im->capdead = im->capdead ? im->capdead * 2 : 64;
+		im->dead = xreallocarray(im->dead, im->capdead, sizeof(*im->dead));
+	}
+	im->dead[im->ndead++] = n;
+}
+
+/* Drop one name: a hardlinked inode lives on while other names have it. */
+static void drop_names(struct node *n)
+{
+	struct node *ino = n->link ? n->link : n;
+
+	for (uint32_t i = 0; i < n->nkids; i++)
+		drop_names(n->kids[i]);
+	if (S_ISDIR(ino->mode))
+		return;
+	if (ino->nlink)
+		ino->nlink--;
+	if (!ino->nlink)
+		ino->dead = true;
+}
+
+static void mark_dead(struct node *n)
+{
+	for (uint32_t i = 0; i < n->nkids; i++)
+		mark_dead(n->kids[i]);
+	if (S_ISDIR(n->mode) || n->link)
+		n->dead = true;
+}
+
+/* Remove kid @i of @dir (and everything under it) from the tree. */
+static void remove_kid(struct image *im, struct node *dir, uint32_t i)
+{
+	struct node *n = dir->kids[i];
+
+	memmove(dir->kids + i, dir->kids + i + 1, (dir->nkids - i - 1) * sizeof(*dir->kids));
+	dir->nkids--;
+	drop_names(n);
+	mark_dead(n);
+	n->parent = NULL;
+	bury(im, n);
+}
+
+static struct node *find_kid(struct node *dir, const char *name, size_t len, uint32_t *at)
+{
+	for (uint32_t i = 0; i < dir->nkids; i++) {
+		struct node *k = dir->kids[i];
+
+		if (k->namelen == len && !memcmp(k->name, name, len)) {
+			if (at)
+				*at = i;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* Everything under @dir that layer @layer did not write goes (opaque). */
+static void prune_lower(struct image *im, struct node *dir, uint32_t layer)
+{
+	for (uint32_t i = dir->nkids; i-- > 0;) {
+		struct node *k = dir->kids[i];
+
+		if (k->layer != layer)
+			remove_kid(im, dir, i);
+		else if (S_ISDIR(k->mode) && !k->link)
+			prune_lower(im, k, layer);
+	}
+}
+
+/*
+ * The directory holding the last component of @path, created as needed
+ * (an implicit directory written by @layer); the last component in
+ * *@name, *@len.  NULL with a message for '..' or a path through a file.
+ */
+static struct node *parent_of(struct image *im, struct node *root, const char *path,
+			      uint32_t layer, const char *where, const char **name, size_t *len)
+{
+	struct node *cur = root;
+
+	*len = 0;
+	for (;;) {
+		size_t l;
+
+		while (*path == '/')
+			path++;
+		l = strcspn(path, "/");
+		if (!l)
+			break;
+		if (l == 1 && path[0] == '.') {
+			path++;
+			continue;
+		}
+		if (l == 2 && path[0] == '.' && path[1] == '.') {
+			die_path(im->b, where, "entry path contains '..': refusing it");
+			return NULL;
+		}
+		if (l > XIPFS_NAME_MAX) {
+			die_path(im->b, where, "entry name longer than 255 bytes");
+			return NULL;
+		}
+		{
+			const char *rest = path + l;
+
+			while (*rest == '/')
+				rest++;
+			if (!*rest) {
+				*name = path;
+				*len = l;
+				return cur;
+			}
+		}
+		{
+			struct node *next = find_kid(cur, path, l, NULL);
+
+			if (next && (next->link || !S_ISDIR(next->mode))) {
+				die_path(im->b, where, "entry path runs through a non-directory");
+				return NULL;
+			}
+			if (!next) {
+				next = node_new(cur, path, l);
+				next->mode = S_IFDIR | 0755;
+				next->mtime = root->mtime;
+				next->layer = layer;
+			}
+			cur = next;
+		}
+		path += l;
+	}
+	return cur;		/* the root itself: *len == 0 */
+}
+
+/* Follow a hardlink target path to the inode it names. */
+static struct node *lookup(struct node *root, const char *path)
+{
+	struct node *cur = root;
+
+	for (;;) {
+		size_t l;
+
+		while (*path == '/' || (path[0] == '.' && (path[1] == '/' || !path[1])))
+			path++;
+		l = strcspn(path, "/");
+		if (!l)
+			return cur;
+		if (cur->link || !S_ISDIR(cur->mode))
+			return NULL;
+		cur = find_kid(cur, path, l, NULL);
+		if (!cur)
+			return NULL;
+		path += l;
+	}
+}
+
+static void file_source(struct layer *l, size_t index, struct node *n)
+{
+	if (index >= l->capfiles) {
+		size_t cap = l->capfiles ? l->capfiles * 2 : 256;
+
+		while (cap <= index)
+			cap *= 2;
+		l->files = xreallocarray(l->files, cap, sizeof(*l->files));
+		memset(l->files + l->capfiles, 0, (cap - l->capfiles) * sizeof(*l->files));
+		l->capfiles = cap;
+	}
+	l->files[index] = n;
+	if (index >= l->nfiles)
+		l->nfiles = index + 1;
+}
+
+static void reset_xattrs(struct node *n)
+{
+	for (uint32_t i = 0; i < n->nxattrs; i++) {
+		free(n->xattrs[i].name);
+		free(n->xattrs[i].value);
+	}
+	n->nxattrs = 0;
+}
+
+static bool is_whiteout(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, WH_PREFIX, strlen(WH_PREFIX));
+}
+
+/*
+ * .wh.NAME removes NAME as lower layers left it; .wh..wh..opq empties its
+ * directory of what lower layers put there.  Neither touches what this
+ * layer wrote, and a whiteout under a path that is not a directory (any
+ * more) has nothing to remove.
+ */
+static void whiteout(struct image *im, struct node *root, const char *path, uint32_t layer)
+{
+	const char *base = strrchr(path, '/');
+	struct node *dir = root, *n;
+	uint32_t at;
+
+	if (base) {
+		char *d = xstrndup(path, (size_t)(base - path));
+
+		dir = lookup(root, d);
+		free(d);
+		base++;
+	} else {
+		base = path;
+	}
+	if (!dir || dir->link || !S_ISDIR(dir->mode))
+		return;
+	if (!strcmp(base, WH_OPAQUE)) {
+		prune_lower(im, dir, layer);
+		return;
+	}
+	base += strlen(WH_PREFIX);
+	n = find_kid(dir, base, strlen(base), &at);
+	if (n && n->layer != layer)
+		remove_kid(im, dir, at);
+}
+
+/* Apply entry number @index of layer @li to the tree. */
+static int apply_entry(struct image *im, struct node *root, struct archive_entry *e,
+		       uint32_t li, size_t index, const char *where)
+{
+	const char *path = archive_entry_pathname(e), *hl = archive_entry_hardlink(e);
+	uint32_t layer = li + 1, at = 0;
+	const char *name;
+	struct node *dir, *n;
+	size_t len;
+
+	if (!path) {
+		die_path(im->b, where, "entry without a name");
+		return -EINVAL;
+	}
+	{
+		const char *rel = path;
+
+		while (*rel == '/' || (rel[0] == '.' && rel[1] == '/'))
+			rel += *rel == '/' ? 1 : 2;
+		if (*rel && excluded(im->b->o, rel))
+			return 0;
+	}
+	if (is_whiteout(path)) {
+		whiteout(im, root, path, layer);
+		return 0;
+	}
+	dir = parent_of(im, root, path, layer, where, &name, &len);
+	if (!dir)
+		return -EINVAL;
+	if (!len) {	/* the root directory's own entry */
+		if (!S_ISDIR(archive_entry_mode(e)))
+			return 0;
+		reset_xattrs(root);
+		return tar_entry_meta(im->b, root, e, where);
+	}
+	n = find_kid(dir, name, len, &at);
+	if (hl) {
+		struct node *target = lookup(root, hl);
+
+		if (target && target->link)
+			target = target->link;
+		if (!target || S_ISDIR(target->mode)) {
+			die_path(im->b, where, "hardlink to '%s', which is not a file of this or a lower layer",
+				 hl);
+			return -EINVAL;
+		}
+		if (n && (n == target || n->link == target))
+			return 0;
+		if (n)
+			remove_kid(im, dir, at);
+		n = node_new(dir, name, len);
+		n->layer = layer;
+		n->link = target;
+		target->nlink++;
+		return 0;
+	}
+	if (n && (n->link || !S_ISDIR(n->mode) || !S_ISDIR(archive_entry_mode(e)))) {
+		remove_kid(im, dir, at);
+		n = NULL;
+	}
+	if (!n)
+		n = node_new(dir, name, len);
+	n->layer = layer;
+	/* A directory again: its metadata is new, its entries stay. */
+	reset_xattrs(n);
+	if (tar_entry_meta(im->b, n, e, where))
+		return -EINVAL;
+	if (S_ISREG(n->mode))
+		file_source(&im->layers[li], index, n);
+	return 0;
+}
+
+/* ---- the two passes ------------------------------------------------------ */
+
+static int layer_pass(struct image *im, struct node *root, uint32_t li, bool data)
+{
+	struct layer *l = &im->layers[li];
+	struct layer_in in;
+	struct archive_entry *e;
+	char where[PATH_MAX + 128];
+	size_t index = 0;
+	int r, err = layer_open(im, l, &in);
+
+	for (; !err && ((r = archive_read_next_header(in.a, &e)) == ARCHIVE_OK ||
+			r == ARCHIVE_WARN); index++) {
+		const char *p = archive_entry_pathname(e);
+
+		snprintf(where, sizeof(where), "%s: layer %u: entry '%s'", im->label, li + 1,
+			 p ? p : "");
+		if (!data) {
+			err = apply_entry(im, root, e, li, index, where);
+		} else if (index < l->nfiles && l->files[index] && !l->files[index]->dead) {
+			struct node *n = l->files[index];
+
+			if (!S_ISREG(archive_entry_mode(e)) ||
+			    (uint64_t)archive_entry_size(e) != n->size) {
+				die_path(im->b, where, "the layer changed between two reads");
+				err = -EIO;
+				break;
+			}
+			err = tar_entry_data(im->b, in.a, n, where);
+			
+		}
+	}
+	if (!err && r != ARCHIVE_EOF) {
+		die_path(im->b, im->label, "layer %u: bad or truncated archive: %s", li + 1,
+			 archive_error_string(in.a));
+		err = -EIO;
+	}
+	r = layer_close(im, l, &in, !err);
+	return err ? err : r;
+}
+
+/* ---- finding the layers ---------------------------------------------------- */
+
+static bool layer_type_ok(const char *mt)
+{
+	static const char *const ok[] = {
+		"application/vnd.oci.image.layer.v1.tar",
+		"application/vnd.oci.image.layer.v1.tar+gzip",
+		"application/vnd.oci.image.layer.v1.tar+zstd",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+		"application/vnd.docker.image.rootfs.diff.tar.gzip",
+		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(mt, ok[i]))
+			return true;
+	return false;
+}
+
+static int oci_layers(struct image *im, const char *src, const struct opts *o)
+{
+	char *tag = NULL;
+	struct oci_desc d;
+	json_object *m = NULL, *layers;
+	int err = oci_parse_ref(src, &im->dir, &tag);
+
+	if (err)
+		return err;
+	err = oci_find_manifest(im->dir, tag, o->platform ? o->platform : oci_host_platform(),
+				&d, &m);
+	free(tag);
+	if (err)
+		return err;
+	if (!json_object_object_get_ex(m, "layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array)) {
+		die_path(im->b, src, "manifest %s has no layers array", d.digest);
+		err = -EINVAL;
+		goto out;
+	}
+	im->nlayers = json_object_array_length(layers);
+	im->layers = xcalloc(im->nlayers, sizeof(*im->layers));
+	for (size_t i = 0; i < im->nlayers && !err; i++) {
+		struct oci_desc ld;
+
+		err = oci_desc_get(json_object_array_get_idx(layers, i), d.digest, &ld);
+		if (err)
+			break;
+		if (!layer_type_ok(ld.media_type)) {
+			die_path(im->b, src, "layer %zu (%s) has media type %s, not a tar layer%s", i + 1,
+				 ld.digest, ld.media_type,
+				 strcmp(ld.media_type, XIPFS_OCI_TYPE) ? "" :
+				 " (an xipfs image already: xipfsctl load it)");
+			err = -EINVAL;
+			break;
+		}
+		memcpy(im->layers[i].digest, ld.digest, sizeof(ld.digest));
+		im->layers[i].size = ld.size;
+	}
+out:
+	json_object_put(m);
+	return err;
+}
+
+/* docker save: manifest.json names the layers (tar members) in order. */
+static int docker_layers(struct image *im, const char *src)
+{
+	struct archive *outer = NULL;
+	json_object *m = NULL, *layers;
+	char *text = NULL;
+	la_ssize_t n = 0;
+	size_t len = 0;
+	int err;
+
+	im->archive = xstrdup(src + strlen("docker-archive:"));
+	text = xmalloc(OCI_JSON_MAX + 1);
+	err = open_member(im, "manifest.json", &outer);
+	if (err)
+		goto out;
+	while (len < OCI_JSON_MAX &&
+	       (n = archive_read_data(outer, text + len, OCI_JSON_MAX - len)) > 0)
+		len += (size_t)n;
+	if (n < 0) {
+		die_path(im->b, im->archive, "manifest.json: %s", archive_error_string(outer));
+		err = -EIO;
+		goto out;
+	}
+	m = oci_parse_json("manifest.json", text, len, json_type_array);
+	if (!m || json_object_array_length(m) != 1 ||
+	    !json_object_object_get_ex(json_object_array_get_idx(m, 0), "Layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array)) {
+		die_path(im->b, im->archive, "manifest.json: expected one image with a Layers array");
+		err = -EINVAL;
+		goto out;
+	}
+	im->nlayers = json_object_array_length(layers);
+	im->layers = xcalloc(im->nlayers, sizeof(*im->layers));
+	for (size_t i = 0; i < im->nlayers; i++) {
+		json_object *l = json_object_array_get_idx(layers, i);
+
+		if (!json_object_is_type(l, json_type_string)) {
+			die_path(im->b, im->archive, "manifest.json: layer %zu is not a member name", i + 1);
+			err = -EINVAL;
+			goto out;
+		}
+		im->layers[i].member = xstrdup(json_object_get_string(l));
+	}
+out:
+	json_object_put(m);
+	archive_read_free(outer);
+	free(text);
+	return err;
+}
+
+/* Removed nodes of the last image read: the tree may still link to them. */
+static struct node **graveyard;
+static size_t ngraves;
+
+void image_free(void)
+{
+	for (size_t i = 0; i < ngraves; i++)
+		tree_free(graveyard[i]);
+	free(graveyard);
+	graveyard = NULL;
+	ngraves = 0;
+}
+
+struct node *tree_from_image(struct build *b, const char *src)
+{
+	const struct opts *o = b->o;
+	struct image im = { .b = b, .label = src };
+	struct node *root;
+	int err;
+
+	err = !strncmp(src, "oci:", 4) ? oci_layers(&im, src, o) : docker_layers(&im, src);
+	root = node_new(NULL, "", 0);
+	root->mode = S_IFDIR | 0755;
+	root->mtime = o->have_timestamp ? o->timestamp : 0;
+	for (uint32_t i = 0; !err && i < im.nlayers; i++)
+		err = layer_pass(&im, root, i, false);
+	for (uint32_t i = 0; !err && i < im.nlayers; i++)
+		err = layer_pass(&im, root, i, true);
+	for (size_t i = 0; i < im.nlayers; i++) {
+		free(im.layers[i].files);
+		free(im.layers[i].member);
+	}
+	free(im.layers);
+	free(im.dir);
+	free(im.archive);
+	graveyard = im.dead;
+	ngraves = im.ndead;
+	if (err) {
+		image_free();
+		tree_free(root);
+		return NULL;
+	}
+	tree_sort(root);
+	return root;
+}
