@@ -586,20 +586,25 @@ int xipfs_segment_handle(const struct xipfs_segment *seg)
  * daemon replies with) is therefore copied into private pages by writing
  * each page once; file data goes to FUSE by splice from the segment's
  * file instead (see the daemon).  The bounds are checked again, fully, by
- * xipfs_open_mem().
+ * xipfs_open_mem().  Only those pages are made writable: a writable
+ * private mapping is charged as committed memory, and the whole image's
+ * size is more than a small guest's overcommit heuristic allows.
  */
-static void own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_t size,
-			 long kps)
+static int own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_t size,
+			long kps)
 {
 	uint64_t off = le64toh(sb->s_meta_offset), len = le64toh(sb->s_meta_size);
 
 	if (off % kps || off > size || len > size - off)
-		return;
+		return 0;
+	if (len && mprotect(m + off, len, PROT_READ | PROT_WRITE) < 0)
+		return -errno;
 	for (uint64_t p = off; p < off + len; p += kps) {
 		volatile unsigned char *b = m + p;
 
 		*b = *b;
 	}
+	return 0;
 }
 
 int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
@@ -686,12 +691,14 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: create: %s", uuid_str, strerror(errno));
 		goto out_pages;
 	}
-	m = mmap(NULL, cr.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, cr.fd, 0);
+	m = mmap(NULL, cr.size, PROT_READ, MAP_PRIVATE, cr.fd, 0);
 	err = m == MAP_FAILED ? -errno : 0;
+	if (!err && mprotect(m, kps, PROT_READ | PROT_WRITE) < 0)
+		err = -errno;
 	if (!err && pread(at.seg_fd, m, kps, 0) != kps)
 		err = -EIO;
 	if (!err)
-		own_metadata(m, &sb, cr.size, kps);
+		err = own_metadata(m, &sb, cr.size, kps);
 	if (!err && mprotect(m, cr.size, PROT_READ) < 0)
 		err = -errno;
 	if (err) {
