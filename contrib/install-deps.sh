@@ -9,7 +9,9 @@ build="build-essential autoconf automake libtool pkg-config
 tests="erofs-utils squashfs-tools squashfuse util-linux debootstrap
 	qemu-system-x86 busybox-static cpio kmod dwarves meson ninja-build
 	clang libclang-rt-14-dev afl++
-	python3 tar bc gdb valgrind umoci skopeo docker-registry"
+	python3 tar bc gdb valgrind umoci skopeo docker-registry
+	debhelper dh-dkms dkms devscripts lintian fakeroot mmdebstrap
+	e2fsprogs libvirt-clients"
 pkgs="$build"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $tests"
 if [ "$(id -u)" -ne 0 ]; then
