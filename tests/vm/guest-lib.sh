@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+# tests/vm/guest-lib.sh: boot the real Debian 13 guest of
+# contrib/build-guest.sh (its own kernel, initramfs and root disk; /usr an
+# xipfs image the host shares), for tests/vm/070-thin-guest.sh and
+# bench/fleet-guest.sh.
+#
+#	. "$top_srcdir/tests/vm/guest-lib.sh"
+#	guest_require          # skip unless the guest is built; sets GUEST_CACHE,
+#	                       # GUEST_UUID (the /usr image's), GUEST_SEG
+#	guest_boot [OPTIONS] SCRIPT DIR
+#
+# guest_require: the guest is built by contrib/build-guest.sh into
+# $XIPFS_GUEST_CACHE (default /var/cache/xipfs-guest); it exits 77 (1 with
+# XIPFS_NO_SKIP) when it is missing.  GUEST_SEG is the /usr image as an
+# ivshmem segment file in /dev/shm (contrib/xipfs-vm-segment.sh).
+#
+# guest_boot boots the guest under TCG with its root disk as a snapshot (the
+# guest's writes are thrown away), /usr from the segment
+# (xipfs.usr=ivshmem:GUEST_UUID unless --append gives other usr= options),
+# and SCRIPT (a host file) run as root once the guest is up
+# (xipfs-guest-run.service), after which the guest powers off.  DIR (made
+# if needed) gets console.log (the kernel console), run.out (SCRIPT's
+# output) and qemu.out.  Prints SCRIPT's output; returns SCRIPT's status, or
+# 1 when the guest did not finish within the timeout, did not power off, or
+# its kernel log has WARNING/BUG/Oops/Call Trace/panic.  GUEST_SECONDS is
+# the run's wall time.
+# Options:
+#   --name N         a name for messages (default guest)
+#   --mem SIZE       guest RAM (default 512M)
+#   --append ARGS    more kernel command line (repeatable)
+#   --no-usr         no xipfs.usr= argument (and no /usr segment device)
+#   --ivshmem FILE   one more segment file as ivshmem-plain, read-only
+#                    (repeatable; the /usr segment is the first device)
+#   --qemu-arg ARG   one more QEMU argument (repeatable; split on spaces)
+#   --timeout SEC    (default $XIPFS_VM_TIMEOUT or 400)
+. "${top_srcdir:?}/tests/vm/lib.sh"
+
+guest_require() {
+	command -v qemu-system-x86_64 >/dev/null ||
+		vm_skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+	GUEST_CACHE=${XIPFS_GUEST_CACHE:-/var/cache/xipfs-guest}
+	for f in vmlinuz initrd.img root.img usr.xipfs usr.uuid; do
+		[ -s "$GUEST_CACHE/$f" ] ||
+			vm_skip "no Debian 13 guest in $GUEST_CACHE ($f missing): run contrib/build-guest.sh as root (or make check-guest)"
+	done
+	GUEST_UUID=$(cat "$GUEST_CACHE/usr.uuid")
+	GUEST_SEG=$(XIPFSCTL=${XIPFSCTL:-${top_builddir:?}/src/xipfsctl/xipfsctl} \
+		"$top_srcdir/contrib/xipfs-vm-segment.sh" --tenant test qemu "$GUEST_CACHE/usr.xipfs" |
+		sed -n 's/.*mem-path=\([^,]*\),.*/\1/p')
+	[ -f "$GUEST_SEG" ] || { echo "ERROR: contrib/xipfs-vm-segment.sh made no segment" >&2; exit 99; }
+}
+
+guest_boot() {
+	g_name=guest g_mem=512M g_append='' g_usr=1 g_dev='' g_extra='' g_i=1
+	g_timeout=${XIPFS_VM_TIMEOUT:-400}
+	while [ $# -gt 2 ]; do
+		case $1 in
+		--name) g_name=$2 ;;
+		--mem) g_mem=$2 ;;
+		--append) g_append="$g_append $2" ;;
+		--no-usr) g_usr=0; shift; continue ;;
+		--ivshmem)
+			g_dev="$g_dev -object memory-backend-file,id=gseg$g_i,mem-path=$2,size=$(stat -c %s "$2"),share=on,readonly=on -device ivshmem-plain,memdev=gseg$g_i"
+			g_i=$((g_i + 1)) ;;
+		--qemu-arg) g_extra="$g_extra $2" ;;
+		--timeout) g_timeout=$2 ;;
+		*) echo "guest_boot: unknown option $1" >&2; return 1 ;;
+		esac
+		shift 2
+	done
+	g_script=$1 g_dir=$2
+	mkdir -p "$g_dir"
+	rm -f "$g_dir/console.log" "$g_dir/run.out" "$g_dir/qemu.out"
+	if [ $g_usr -eq 1 ]; then
+		g_append="xipfs.usr=ivshmem:$GUEST_UUID$g_append"
+		g_dev="-object memory-backend-file,id=gseg0,mem-path=$GUEST_SEG,size=$(stat -c %s "$GUEST_SEG"),share=on,readonly=on -device ivshmem-plain,memdev=gseg0$g_dev"
+	fi
+	g_start=$(date +%s)
+	# shellcheck disable=SC2086
+	timeout -k 5 "$g_timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$g_mem" -smp 1 \
+		-nodefaults -display none -no-reboot \
+		-serial "file:$g_dir/console.log" -serial "file:$g_dir/run.out" \
+		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
+		-append "console=ttyS0 root=/dev/vda rw panic=-1 $VM_KERNEL_ARGS xipfs.run $g_append" \
+		-drive "file=$GUEST_CACHE/root.img,format=raw,if=virtio,snapshot=on" \
+		-fw_cfg "name=opt/xipfs/run,file=$g_script" $g_dev $g_extra \
+		</dev/null >"$g_dir/qemu.out" 2>&1
+	g_qrc=$?
+	GUEST_SECONDS=$(($(date +%s) - g_start))
+	tr -d '\r' <"$g_dir/run.out" >"$g_dir/run.txt" 2>/dev/null
+	sed -n '/^XIPFS-RUN-BEGIN$/,/^XIPFS-RUN-END/{/^XIPFS-RUN-/d;p}' "$g_dir/run.txt"
+	g_end=$(sed -n 's/^XIPFS-RUN-END //p' "$g_dir/run.txt")
+	g_rc=0
+	if [ $g_qrc -ne 0 ]; then
+		echo "guest_boot $g_name: qemu exit $g_qrc after ${GUEST_SECONDS}s (timeout ${g_timeout}s?); console tail:" >&2
+		tail -n 25 "$g_dir/console.log" >&2
+		cat "$g_dir/qemu.out" >&2
+		g_rc=1
+	elif ! grep -q 'reboot: Power down' "$g_dir/console.log"; then
+		echo "guest_boot $g_name: the guest stopped without powering off; console tail:" >&2
+		tail -n 25 "$g_dir/console.log" >&2
+		g_rc=1
+	fi
+	if grep -n -E 'WARNING:|BUG:|Oops|Call Trace|Kernel panic' "$g_dir/console.log" >&2; then
+		echo "guest_boot $g_name: the kernel log above is not clean ($g_dir/console.log)" >&2
+		g_rc=1
+	fi
+	case $g_end in
+	'') echo "guest_boot $g_name: the script did not finish (no XIPFS-RUN-END in $g_dir/run.out)" >&2; return 1 ;;
+	*[!0-9]*) echo "guest_boot $g_name: $g_end" >&2; return 1 ;;
+	esac
+	[ $g_rc -eq 0 ] || return $g_rc
+	return "$g_end"
+}
