@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 
@@ -125,6 +124,23 @@ int xipfs_sha256(const void *buf, size_t len, uint8_t out[32])
 	return err;
 }
 
+/* Levels 1 and up of tree @t, whose level 0 is filled in, and the top hash. */
+static int build_upper(struct hasher *h, uint8_t *t, const struct shape *sp, unsigned shift,
+		       uint8_t top[32])
+{
+	const struct shape s = *sp;
+	size_t psize = (size_t)1 << shift;
+	int err = 0;
+
+	for (unsigned l = 1; l < s.nlevels && !err; l++)
+		for (uint64_t i = 0; i < s.lv[l].entries && !err; i++)
+			err = sha256(h, t + ((s.lv[l - 1].first + i) << shift), psize,
+				     NULL, 0, t + (s.lv[l].first << shift) + i * HS);
+	if (!err)
+		err = sha256(h, t + ((s.pages - 1) << shift), psize, NULL, 0, top);
+	return err;
+}
+
 int xipfs_merkle_build(const void *content, uint64_t npages, unsigned shift,
 		       void *tree, uint8_t top[32])
 {
@@ -142,12 +158,8 @@ int xipfs_merkle_build(const void *content, uint64_t npages, unsigned shift,
 	for (uint64_t i = 0; i < npages && !err; i++)
 		err = sha256(&h, c + (i << shift), psize, NULL, 0,
 			     t + (s.lv[0].first << shift) + i * HS);
-	for (unsigned l = 1; l < s.nlevels && !err; l++)
-		for (uint64_t i = 0; i < s.lv[l].entries && !err; i++)
-			err = sha256(&h, t + ((s.lv[l - 1].first + i) << shift), psize,
-				     NULL, 0, t + (s.lv[l].first << shift) + i * HS);
 	if (!err)
-		err = sha256(&h, t + ((s.pages - 1) << shift), psize, NULL, 0, top);
+		err = build_upper(&h, t, &s, shift, top);
 	hasher_free(&h);
 	return err;
 }
@@ -416,17 +428,86 @@ static int pwrite_all(int fd, const void *p, size_t len, off_t off)
 	return 0;
 }
 
+/* Read @len bytes at @off of @fd into @buf. */
+static int pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf = (uint8_t *)buf + n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+#define APPEND_CHUNK	(1u << 20)	/* bytes read at a time */
+
+/*
+ * Level 0 of @t from pages 1..@npages of @fd, read in chunks (a mapping
+ * of the whole image would count as the builder's memory).
+ */
+static int hash_file(struct hasher *h, int fd, uint64_t npages, unsigned shift,
+		     const struct shape *s, uint8_t *t)
+{
+	uint64_t end = (npages + 1) << shift;
+	uint8_t *buf = malloc(APPEND_CHUNK);
+	int err = buf ? 0 : -ENOMEM;
+
+	for (uint64_t off = 1ull << shift; !err && off < end;) {
+		size_t len = end - off < APPEND_CHUNK ? (size_t)(end - off) : APPEND_CHUNK;
+
+		err = pread_all(fd, buf, len, (off_t)off);
+		for (size_t k = 0; !err && k < len; k += (size_t)1 << shift)
+			err = sha256(h, buf + k, (size_t)1 << shift, NULL, 0,
+				     t + (s->lv[0].first << shift) +
+				     (((off + k) >> shift) - 1) * HS);
+		off += len;
+	}
+	free(buf);
+	return err;
+}
+
+/* Set @sb's CRC over itself and the metadata area of @fd. */
+static int meta_crc(int fd, struct xipfs_super *sb)
+{
+	uint64_t mo = xipfs_le64(sb->s_meta_offset), ms = xipfs_le64(sb->s_meta_size);
+	uint8_t *buf = malloc(APPEND_CHUNK);
+	uint32_t crc;
+	int err = buf ? 0 : -ENOMEM;
+
+	sb->s_crc = 0;
+	crc = xipfs_crc32c(0, sb, sizeof(*sb));
+	for (uint64_t off = 0; !err && off < ms;) {
+		size_t len = ms - off < APPEND_CHUNK ? (size_t)(ms - off) : APPEND_CHUNK;
+
+		err = pread_all(fd, buf, len, (off_t)(mo + off));
+		if (!err)
+			crc = xipfs_crc32c(crc, buf, len);
+		off += len;
+	}
+	free(buf);
+	sb->s_crc = xipfs_cpu_to_le32(crc);
+	return err;
+}
+
 int xipfs_merkle_append(int fd, uint64_t *image_bytes)
 {
 	struct xipfs_super sb;
+	struct shape s;
+	struct hasher h;
 	uint64_t size, npages, tsize;
 	uint8_t top[HS], *tree = NULL;
 	unsigned shift;
-	void *map;
 	int err;
 
-	if (pread(fd, &sb, sizeof(sb), 0) != (ssize_t)sizeof(sb))
-		return errno ? -errno : -EIO;
+	err = pread_all(fd, &sb, sizeof(sb), 0);
+	if (err)
+		return err;
 	shift = xipfs_le32(sb.s_page_shift);
 	size = xipfs_le64(sb.s_size);
 	if (memcmp(sb.s_magic, XIPFS_MAGIC_STR, 8) || shift < XIPFS_PAGE_SHIFT_MIN ||
@@ -434,33 +515,36 @@ int xipfs_merkle_append(int fd, uint64_t *image_bytes)
 	    (xipfs_le32(sb.s_compat) & XIPFS_FEATURE_COMPAT_MERKLE))
 		return -EINVAL;
 	npages = (size >> shift) - 1;
-	tsize = xipfs_merkle_tree_size(npages, shift);
-	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-	tree = malloc(tsize);
-	err = tree ? 0 : -ENOMEM;
-	if (!err)
-		err = xipfs_merkle_build((const uint8_t *)map + (1u << shift), npages, shift,
-					 tree, top);
-	if (!err)
-		err = pwrite_all(fd, tree, tsize, (off_t)size);
+	shape_of(npages, shift, &s);
+	tsize = s.pages << shift;
+	err = hasher_init(&h);
 	if (err)
-		goto out;
+		return err;
+	tree = calloc(1, tsize);
+	err = tree ? 0 : -ENOMEM;
 	sb.s_compat = xipfs_cpu_to_le32(xipfs_le32(sb.s_compat) | XIPFS_FEATURE_COMPAT_MERKLE);
 	sb.s_merkle_offset = xipfs_cpu_to_le64(size);
 	sb.s_merkle_size = xipfs_cpu_to_le64(tsize);
 	sb.s_size = xipfs_cpu_to_le64(size + tsize);
-	err = xipfs_merkle_root(&sb, top, sb.s_merkle_root);
+	sb.s_crc = 0;
+	if (!err)
+		err = hash_file(&h, fd, npages, shift, &s, tree);
+	if (!err)
+		err = build_upper(&h, tree, &s, shift, top);
+	if (!err)
+		err = pwrite_all(fd, tree, tsize, (off_t)size);
+	if (!err)
+		err = root_of(&h, &sb, top, sb.s_merkle_root);
 	if (err)
 		goto out;
-	/* The CRC covers the superblock, so it changes with the new fields. */
-	sb.s_crc = xipfs_cpu_to_le32(xipfs_image_crc(map, &sb));
-	err = pwrite_all(fd, &sb, sizeof(sb), 0);
+	/* The CRC covers the superblock: its new fields and the root. */
+	err = meta_crc(fd, &sb);
+	if (!err)
+		err = pwrite_all(fd, &sb, sizeof(sb), 0);
 	if (!err)
 		*image_bytes = size + tsize;
 out:
 	free(tree);
-	munmap(map, size);
+	hasher_free(&h);
 	return err;
 }
