@@ -59,7 +59,7 @@ sys.exit(1 if bad else 0)
 PY
 # The private sealed memfd of an image-file mount: through the daemon's fd.
 mount_xipfs "$WORK/img" "$WORK/c"
-pid=$(pgrep -n -f "xipfs $WORK/img $WORK/c" || pgrep -n -f "lt-xipfs $WORK/img")
+pid=$(pgrep -n -f "xipfs $WORK/img $WORK/c")
 memfd=$(ls -l /proc/$pid/fd | awk '/memfd:xipfs/ { print $9; exit }')
 [ -n "$memfd" ] || fail "no memfd in the daemon ($pid)"
 "$PY" - "/proc/$pid/fd/$memfd" <<'PY' || fail "the private memfd could be written"

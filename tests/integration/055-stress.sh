@@ -65,9 +65,8 @@ stop_daemon() {
 	note "$what: daemon exited 0, log clean"
 }
 
-# Run the real binary, not libtool's wrapper script (valgrind must see it).
-XIPFS_REAL=$top_builddir/src/xipfs/.libs/xipfs
-[ -x "$XIPFS_REAL" ] || XIPFS_REAL=$XIPFS
+# The real binary (libxipfs is linked in, no libtool wrapper): valgrind sees it.
+XIPFS_REAL=$XIPFS
 asan=
 grep -q '^SAN_CFLAGS = .*-fsanitize=address' "$top_builddir/Makefile" && asan=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

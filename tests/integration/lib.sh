@@ -11,13 +11,8 @@ XIPFSCTL=$top_builddir/src/xipfsctl/xipfsctl
 XIPFS=$top_builddir/src/xipfs/xipfs
 TESTS=$top_srcdir/tests/integration
 PY=/usr/bin/python3
-# The real executables behind libtool's wrapper scripts, for hot loops.
-XIPFSCTL_BIN=$top_builddir/src/xipfsctl/.libs/xipfsctl
-if [ -x "$XIPFSCTL_BIN" ]; then
-	export LD_LIBRARY_PATH=$top_builddir/src/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-else
-	XIPFSCTL_BIN=$XIPFSCTL
-fi
+# libxipfs is linked in: the programs are real executables, no libtool wrappers.
+XIPFSCTL_BIN=$XIPFSCTL
 NAME=$(basename "$0" .sh)
 
 # Skip (exit 77) for a missing requirement.  In CI (XIPFS_NO_SKIP=1) every
