@@ -163,6 +163,13 @@ int xipfs_extent(const struct xipfs_image *img, const struct xipfs_ino *ino,
 int64_t xipfs_file_page(const struct xipfs_image *img,
 			const struct xipfs_ino *ino, uint64_t lpage);
 
+/*
+ * The bytes after EOF in @ino's last page must be zero (a page is mapped
+ * whole): 0 if they are (or the page is a hole), else the image offset of
+ * the first that is not; < 0 -errno.  Logs nothing: the caller decides.
+ */
+int64_t xipfs_file_tail(const struct xipfs_image *img, const struct xipfs_ino *ino);
+
 /* Copy up to @len bytes at @off into @buf; returns bytes (0 at EOF). */
 ssize_t xipfs_file_read(const struct xipfs_image *img,
 			const struct xipfs_ino *ino, void *buf, size_t len,

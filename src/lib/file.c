@@ -89,6 +89,27 @@ int64_t xipfs_file_page(const struct xipfs_image *img,
 	return (int64_t)e.page + (int64_t)(lpage - e.lpage);
 }
 
+int64_t xipfs_file_tail(const struct xipfs_image *img, const struct xipfs_ino *ino)
+{
+	uint64_t tail = ino->size & (img->psize - 1);
+	const uint8_t *p;
+	int64_t page;
+
+	if (!S_ISREG(ino->mode))
+		return -EINVAL;
+	if (!tail)
+		return 0;
+	page = xipfs_file_page(img, ino, ino->size >> img->shift);
+	if (page <= 0)
+		return page;
+	p = img->base + ((uint64_t)page << img->shift);
+	for (uint64_t k = tail; k < img->psize; k++) {
+		if (p[k])
+			return (int64_t)(((uint64_t)page << img->shift) + k);
+	}
+	return 0;
+}
+
 int xipfs_file_iov(const struct xipfs_image *img, const struct xipfs_ino *ino,
 		   uint64_t off, size_t len, struct iovec *iov, int maxiov,
 		   size_t *bytes)
