@@ -6,6 +6,7 @@
 #define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,13 +14,34 @@
 
 enum xip_mode { XIP_OFF, XIP_AUTO, XIP_ON };
 
+/*
+ * An open regular file.  fi->fh is 0 or points at one: the kernel hands
+ * fi->fh back unchanged in read, lseek and release of that open (a
+ * uint64_t holds any pointer).  It is 0 for directories and for every file
+ * on an open-less connection (no_open: the kernel sends no OPEN or
+ * RELEASE), so read and lseek decode the inode themselves then.
+ */
+struct xipfs_open {
+	struct xipfs_ino ino;		/* decoded once at open */
+	int backing_id;			/* FUSE passthrough id, 0 if none */
+	struct xipfs_open *prev, *next;	/* every open file (xipfs.c) */
+};
+
+struct xip_backing;
+
+/* The daemon's state: main()'s, handed to every handler as userdata. */
 struct xipfs_state {
 	struct xipfs_image *img;
 	struct xipfs_segment *seg;
 	enum xip_mode xip;
 	bool xip_active;		/* passthrough negotiated and helper present */
 	bool splice_read;		/* -o read=splice: splice from the segment fd */
+	bool no_open;			/* open-less files (no XIP on this connection) */
+	bool no_opendir;		/* open-less directories */
 	struct fuse_session *se;
+	/* Every open file, freed at exit if the kernel never released it. */
+	pthread_mutex_t opens_lock;
+	struct xipfs_open opens;
 	/* XIP (xip.c), set up by xip_check() */
 	int xip_dev;			/* /dev/xipmap, or -1 */
 	int xip_seg;			/* the helper's segment handle, or -1 */
@@ -28,20 +50,21 @@ struct xipfs_state {
 	bool xip_ok;			/* xip_check() passed */
 	bool xip_failed;		/* xip=on could not be honoured */
 	char xip_why[256];		/* why not, when !xip_ok */
-};
-
-/* An open regular file: fi->fh points at one. */
-struct xipfs_open {
-	struct xipfs_ino ino;		/* decoded once at open */
-	int backing_id;			/* FUSE passthrough id, 0 if none */
-	struct xipfs_open *prev, *next;	/* every open file (xipfs.c) */
+	/* Backing files by extent list; the lock guards the table only. */
+	pthread_mutex_t xip_lock;
+	struct xip_backing **xip_table;
+	size_t xip_buckets, xip_entries;
 };
 
 /* Free the state of files still open when the daemon stops. */
-void xipfs_free_opens(void);
+void xipfs_free_opens(struct xipfs_state *s);
 
-extern struct xipfs_state xs;
 extern const struct fuse_lowlevel_ops xipfs_ops;
+
+/* -o stats (stats.c): xipfs_ops, each request counted and timed. */
+extern const struct fuse_lowlevel_ops xipfs_counted_ops;
+int xipfs_stats_start(void);
+void xipfs_stats_log(void);
 
 /*
  * XIP through FUSE passthrough (xip.c).  Without libfuse >= 3.17 these
@@ -58,7 +81,8 @@ int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
 	     struct fuse_file_info *fi);
 /* XIP cannot be had on this connection: log why, end it if xip=on. */
 void xip_give_up(struct xipfs_state *s, const char *why);
-void xip_release(struct xipfs_state *s, fuse_req_t req, fuse_ino_t n,
-		 struct fuse_file_info *fi);
+void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of);
+/* Close the helper's descriptors and free the backing table. */
+void xip_exit(struct xipfs_state *s);
 
 #endif

@@ -25,11 +25,13 @@ struct conf {
 	char *source;
 	char *xip;
 	char *read;
+	int stats;
 	int nonopts;
 };
 
 static const struct fuse_opt conf_opts[] = {
 	{ "xip=%s", offsetof(struct conf, xip), 0 },
+	{ "stats", offsetof(struct conf, stats), 1 },
 	/* Undocumented, for bench/mount.sh: how reads reach /dev/fuse. */
 	{ "read=%s", offsetof(struct conf, read), 0 },
 	FUSE_OPT_END
@@ -74,178 +76,227 @@ static void usage(FILE *f)
 "                           xipmap helper and FUSE passthrough; default auto)\n"
 "    -o allow_other         let other users access the mount\n"
 "    -o suid, -o dev        honour setuid bits / device files (off by default)\n"
+"    -o stats               count requests by type: printed on SIGUSR1 and at exit\n"
 "\n");
+}
+
+/*
+ * The xipfs options: 0 to go on, else the exit status (0 for --help and
+ * --version).
+ */
+static int parse_conf(struct xipfs_state *s, struct conf *conf,
+		      const struct fuse_cmdline_opts *opts)
+{
+	if (opts->show_help) {
+		usage(stdout);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		return -1;
+	}
+	if (opts->show_version) {
+		printf("xipfs %s, libfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
+		return -1;
+	}
+	if (!conf->source || !opts->mountpoint) {
+		usage(stderr);
+		return 2;
+	}
+	if (!conf->xip || !strcmp(conf->xip, "auto")) {
+		s->xip = XIP_AUTO;
+	} else if (!strcmp(conf->xip, "on")) {
+		s->xip = XIP_ON;
+	} else if (!strcmp(conf->xip, "off")) {
+		s->xip = XIP_OFF;
+	} else {
+		fprintf(stderr, "xipfs: -o xip=%s: expected auto, on or off\n", conf->xip);
+		return 2;
+	}
+	if (conf->read && strcmp(conf->read, "iov") && strcmp(conf->read, "splice")) {
+		fprintf(stderr, "xipfs: -o read=%s: expected iov or splice\n", conf->read);
+		return 2;
+	}
+	return 0;
+}
+
+static int check_mountpoint(const char *mnt)
+{
+	struct statx stx;
+	struct stat st;
+
+	if (stat(mnt, &st) < 0) {
+		fprintf(stderr, "xipfs: mountpoint %s: %s\n", mnt, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "xipfs: mountpoint %s: not a directory\n", mnt);
+		return -1;
+	}
+	/* Stacking a second mount on a mount root hides the first: refuse. */
+	if (statx(AT_FDCWD, mnt, 0, STATX_BASIC_STATS, &stx) == 0 &&
+	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && strcmp(mnt, "/")) {
+		fprintf(stderr, "xipfs: mountpoint %s: busy (already a mount point; unmount it first)\n",
+			mnt);
+		return -1;
+	}
+	/*
+	 * /dev/fuse is not checked here: where it is 0600, a user may still
+	 * mount through setuid fusermount3.  libfuse decides, and says why.
+	 */
+	return 0;
+}
+
+/* Open and validate the segment, and see whether XIP can be had. */
+static int open_source(struct xipfs_state *s, const struct xipfs_source *src)
+{
+	/* An image file is copied into a sealed memfd: the daemon serves a segment. */
+	int err = xipfs_source_open(src, XIPFS_OPEN_COPY, &s->seg, &s->img);
+
+	if (err)
+		return err;	/* libxipfs said why */
+	/* The reason is logged once the connection is up (xip_init()). */
+	if (s->xip == XIP_OFF) {
+		snprintf(s->xip_why, sizeof(s->xip_why), "-o xip=off");
+	} else if (xip_check(s, s->xip_why, sizeof(s->xip_why)) == 0) {
+		s->xip_ok = true;
+	} else if (s->xip == XIP_ON) {
+		fprintf(stderr, "xipfs: -o xip=on: XIP is not available: %s\n", s->xip_why);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* "-o ro,...,fsname=SOURCE", with ',' and '\\' escaped as fuse_opt expects. */
+static int add_mount_opts(struct fuse_args *args, const char *source)
+{
+	char *mopts = malloc(strlen(source) * 2 + 64), *p;
+	int err;
+
+	if (!mopts)
+		return -ENOMEM;
+	p = mopts + sprintf(mopts, "ro,default_permissions,subtype=xipfs,fsname=");
+	for (const char *q = source; *q; q++) {
+		if (*q == ',' || *q == '\\')
+			*p++ = '\\';
+		*p++ = *q;
+	}
+	*p = '\0';
+	err = fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, mopts) ? -ENOMEM : 0;
+	free(mopts);
+	return err;
+}
+
+static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, opts->clone_fd);
+	/* libfuse reports "unset" as UINT_MAX: keep its defaults then. */
+	if (opts->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+/*
+ * Mount, serve until unmounted or stopped, unmount.  The exit status:
+ * libfuse reports the signal that ended the loop, and SIGTERM, SIGINT or
+ * SIGHUP is a requested stop, unmounted cleanly, so success.
+ */
+static int serve(struct xipfs_state *s, struct fuse_args *args,
+		 const struct fuse_cmdline_opts *opts, bool stats)
+{
+	const struct fuse_lowlevel_ops *ops = stats ? &xipfs_counted_ops : &xipfs_ops;
+	int ret = 1;
+
+	s->se = fuse_session_new(args, ops, sizeof(*ops), s);
+	if (!s->se)
+		return 1;
+	if (fuse_set_signal_handlers(s->se))
+		goto out_session;
+	if (stats && xipfs_stats_start()) {
+		fprintf(stderr, "xipfs: -o stats: SIGUSR1: %s\n", strerror(errno));
+		goto out_signals;
+	}
+	if (fuse_session_mount(s->se, opts->mountpoint)) {
+		fprintf(stderr, "xipfs: cannot mount on %s\n", opts->mountpoint);
+		goto out_signals;
+	}
+	if (!opts->foreground) {
+		openlog("xipfs", LOG_PID, LOG_DAEMON);
+		use_syslog = true;
+	}
+	fuse_daemonize(opts->foreground);
+	ret = run_loop(s->se, opts);
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP ||
+	    ret == -SIGTERM || ret == -SIGINT || ret == -SIGHUP)
+		ret = 0;
+	ret = ret || s->xip_failed ? 1 : 0;
+	if (stats)
+		xipfs_stats_log();
+	fuse_session_unmount(s->se);
+out_signals:
+	fuse_remove_signal_handlers(s->se);
+out_session:
+	fuse_session_destroy(s->se);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
+	/* Everything main() frees or closes is valid or -1 before any goto. */
+	struct xipfs_state s = {
+		.xip_dev = -1,
+		.xip_seg = -1,
+		.opens_lock = PTHREAD_MUTEX_INITIALIZER,
+		.opens = { .prev = &s.opens, .next = &s.opens },
+		.xip_lock = PTHREAD_MUTEX_INITIALIZER,
+	};
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct conf conf = { 0 };
-	struct fuse_session *se = NULL;
 	struct xipfs_source src;
-	struct statx stx;
-	struct stat st;
-	char *mopts = NULL;
-	int ret = 1;
+	int ret = 2;
 
 	xipfs_set_log(log_line, NULL);
 	if (fuse_opt_parse(&args, &conf, conf_opts, conf_proc) < 0 ||
-	    fuse_parse_cmdline(&args, &opts) != 0) {
-		ret = 2;
+	    fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	ret = parse_conf(&s, &conf, &opts);
+	if (ret) {
+		ret = ret < 0 ? 0 : ret;
 		goto out;
 	}
-	if (opts.show_help) {
-		usage(stdout);
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
-		ret = 0;
+	ret = 2;
+	if (xipfs_source_parse(conf.source, &src))
 		goto out;
-	}
-	if (opts.show_version) {
-		printf("xipfs %s, libfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
-		ret = 0;
-		goto out;
-	}
-	if (!conf.source || !opts.mountpoint) {
-		usage(stderr);
-		ret = 2;
-		goto out;
-	}
-	if (!conf.xip || !strcmp(conf.xip, "auto")) {
-		xs.xip = XIP_AUTO;
-	} else if (!strcmp(conf.xip, "on")) {
-		xs.xip = XIP_ON;
-	} else if (!strcmp(conf.xip, "off")) {
-		xs.xip = XIP_OFF;
-	} else {
-		fprintf(stderr, "xipfs: -o xip=%s: expected auto, on or off\n", conf.xip);
-		ret = 2;
-		goto out;
-	}
-	if (conf.read && strcmp(conf.read, "iov") && strcmp(conf.read, "splice")) {
-		fprintf(stderr, "xipfs: -o read=%s: expected iov or splice\n", conf.read);
-		ret = 2;
-		goto out;
-	}
-	if (xipfs_source_parse(conf.source, &src)) {
-		ret = 2;
-		goto out;
-	}
+	ret = 1;
 	/* ivshmem frames cannot be pinned: FUSE reads splice from its file. */
-	xs.splice_read = src.kind == XIPFS_SOURCE_IVSHMEM ||
-			 (conf.read && !strcmp(conf.read, "splice"));
-	if (stat(opts.mountpoint, &st) < 0) {
-		fprintf(stderr, "xipfs: mountpoint %s: %s\n", opts.mountpoint, strerror(errno));
+	s.splice_read = src.kind == XIPFS_SOURCE_IVSHMEM ||
+			(conf.read && !strcmp(conf.read, "splice"));
+	if (check_mountpoint(opts.mountpoint) || open_source(&s, &src))
 		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "xipfs: mountpoint %s: not a directory\n", opts.mountpoint);
-		goto out;
-	}
-	/* Stacking a second mount on a mount root hides the first: refuse. */
-	if (statx(AT_FDCWD, opts.mountpoint, 0, STATX_BASIC_STATS, &stx) == 0 &&
-	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) && strcmp(opts.mountpoint, "/")) {
-		fprintf(stderr, "xipfs: mountpoint %s: busy (already a mount point; unmount it first)\n",
-			opts.mountpoint);
-		goto out;
-	}
-	if (access("/dev/fuse", R_OK | W_OK) < 0) {
-		fprintf(stderr, "xipfs: /dev/fuse: %s (is the fuse module loaded?)\n",
-			strerror(errno));
-		goto out;
-	}
-
-	xs.xip_dev = xs.xip_seg = -1;
-	/* An image file is copied into a sealed memfd: the daemon serves a segment. */
-	if (xipfs_source_open(&src, XIPFS_OPEN_COPY, &xs.seg, &xs.img))
-		goto out;	/* libxipfs said why */
-	/* The reason is logged once the connection is up (xip_init()). */
-	if (xs.xip == XIP_OFF)
-		snprintf(xs.xip_why, sizeof(xs.xip_why), "-o xip=off");
-	else if (xip_check(&xs, xs.xip_why, sizeof(xs.xip_why)) == 0)
-		xs.xip_ok = true;
-	else if (xs.xip == XIP_ON) {
-		fprintf(stderr, "xipfs: -o xip=on: XIP is not available: %s\n", xs.xip_why);
-		goto out;
-	}
-
-	/* fsname=SOURCE, with ',' and '\\' escaped as fuse_opt expects. */
-	mopts = malloc(strlen(conf.source) * 2 + 64);
-	if (!mopts) {
+	if (add_mount_opts(&args, conf.source)) {
 		fprintf(stderr, "xipfs: out of memory\n");
 		goto out;
 	}
-	{
-		char *p = mopts + sprintf(mopts, "ro,default_permissions,subtype=xipfs,fsname=");
-
-		for (const char *q = conf.source; *q; q++) {
-			if (*q == ',' || *q == '\\')
-				*p++ = '\\';
-			*p++ = *q;
-		}
-		*p = '\0';
-	}
-	if (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, mopts)) {
-		fprintf(stderr, "xipfs: out of memory\n");
-		goto out;
-	}
-	se = fuse_session_new(&args, &xipfs_ops, sizeof(xipfs_ops), &xs);
-	if (!se)
-		goto out;
-	xs.se = se;
-	if (fuse_set_signal_handlers(se))
-		goto out_session;
-	if (fuse_session_mount(se, opts.mountpoint)) {
-		fprintf(stderr, "xipfs: cannot mount on %s\n", opts.mountpoint);
-		goto out_signals;
-	}
-	if (!opts.foreground) {
-		openlog("xipfs", LOG_PID, LOG_DAEMON);
-		use_syslog = true;
-	}
-	fuse_daemonize(opts.foreground);
-	if (opts.singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-
-		fuse_loop_cfg_set_clone_fd(cfg, opts.clone_fd);
-		/* libfuse reports "unset" as UINT_MAX: keep its defaults then. */
-		if (opts.max_threads != UINT_MAX)
-			fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
-		if (opts.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
-		ret = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
-	/*
-	 * libfuse reports the signal that ended the loop: SIGTERM, SIGINT or
-	 * SIGHUP is a requested stop, unmounted cleanly below, so success.
-	 */
-	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP ||
-	    ret == -SIGTERM || ret == -SIGINT || ret == -SIGHUP)
-		ret = 0;
-	ret = ret || xs.xip_failed ? 1 : 0;
-	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
-	xipfs_free_opens();
+	ret = serve(&s, &args, &opts, conf.stats);
+	xipfs_free_opens(&s);
 out:
-	xipfs_close(xs.img);
-	xipfs_segment_close(xs.seg);
-	if (xs.xip_seg >= 0)
-		close(xs.xip_seg);
-	if (xs.xip_dev >= 0)
-		close(xs.xip_dev);
+	xip_exit(&s);
+	xipfs_close(s.img);
+	xipfs_segment_close(s.seg);
 	free(opts.mountpoint);
 	free(conf.source);
 	free(conf.xip);
 	free(conf.read);
-	free(mopts);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -42,30 +42,27 @@ struct xip_backing {
 	unsigned int opens;
 };
 
-static pthread_mutex_t xip_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xip_backing **xip_table;
-static size_t xip_buckets, xip_entries;
-
-static size_t xip_hash(uint64_t offset, uint32_t count, uint64_t size)
+static size_t xip_hash(const struct xipfs_state *s, uint64_t offset, uint32_t count,
+		       uint64_t size)
 {
 	uint64_t h = offset * 0x9e3779b97f4a7c15ULL ^ (count + size * 0xff51afd7ed558ccdULL);
 
-	return (size_t)(h ^ h >> 29) & (xip_buckets - 1);
+	return (size_t)(h ^ h >> 29) & (s->xip_buckets - 1);
 }
 
 /* Double the table when it holds more entries than buckets. */
-static void xip_grow(void)
+static void xip_grow(struct xipfs_state *s)
 {
-	size_t nb = xip_buckets ? xip_buckets * 2 : 256, old = xip_buckets;
-	struct xip_backing **nt = calloc(nb, sizeof(*nt)), **ot = xip_table;
+	size_t nb = s->xip_buckets ? s->xip_buckets * 2 : 256, old = s->xip_buckets;
+	struct xip_backing **nt = calloc(nb, sizeof(*nt)), **ot = s->xip_table;
 
 	if (!nt)
 		return;		/* keep the old table: longer chains, still right */
-	xip_table = nt;
-	xip_buckets = nb;
+	s->xip_table = nt;
+	s->xip_buckets = nb;
 	for (size_t i = 0; i < old; i++) {
 		for (struct xip_backing *b = ot[i], *n; b; b = n) {
-			size_t h = xip_hash(b->offset, b->count, b->size);
+			size_t h = xip_hash(s, b->offset, b->count, b->size);
 
 			n = b->next;
 			b->next = nt[h];
@@ -75,16 +72,44 @@ static void xip_grow(void)
 	free(ot);
 }
 
-static struct xip_backing **xip_find(const struct xipfs_ino *ino)
+/* Under xip_lock: where @ino's backing is, or would be inserted. */
+static struct xip_backing **xip_find(struct xipfs_state *s, const struct xipfs_ino *ino)
 {
-	struct xip_backing **pp = &xip_table[xip_hash(ino->offset, ino->count, ino->size)];
+	struct xip_backing **pp;
 
+	if (s->xip_entries >= s->xip_buckets)
+		xip_grow(s);
+	if (!s->xip_table)
+		return NULL;
+	pp = &s->xip_table[xip_hash(s, ino->offset, ino->count, ino->size)];
 	for (; *pp; pp = &(*pp)->next) {
 		if ((*pp)->offset == ino->offset && (*pp)->count == ino->count &&
 		    (*pp)->size == ino->size)
 			return pp;
 	}
 	return pp;
+}
+
+/*
+ * A page is mapped whole, so the bytes after EOF in a file's last page
+ * would be visible through mmap.  mkxipfs writes zeros there; a crafted or
+ * damaged image may not.  Such a file is not mapped (as cramfs refuses
+ * direct mapping of a last page shared with other data): FUSE reads serve
+ * it, and the page cache zeroes what lies past EOF.
+ */
+static int xip_tail_clean(const struct xipfs_state *s, const struct xipfs_ino *ino)
+{
+	int64_t off = xipfs_file_tail(s->img, ino);
+
+	if (off < 0)
+		return (int)off;
+	if (off > 0) {
+		xipfs_log(XIPFS_LOG_WARN,
+			  "inode %u: byte at image offset %lld after end of file is not zero: not mapped in place, served by FUSE reads (run xipfsctl fsck)",
+			  ino->ino, (long long)off);
+		return -EPERM;
+	}
+	return 0;
 }
 
 /*
@@ -96,8 +121,10 @@ static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 	uint64_t kps = s->xip_page_size, per = xipfs_page_size(s->img) / kps;
 	struct xipmap_create cr = { .seg_fd = s->xip_seg, .size = ino->size };
 	uint64_t *pages;
-	int err = 0;
+	int err = xip_tail_clean(s, ino);
 
+	if (err)
+		return err;
 	cr.count = (ino->size + kps - 1) / kps;
 	if (cr.count > s->xip_max_pages)
 		return -EFBIG;
@@ -124,85 +151,164 @@ static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 	return err;
 }
 
+/*
+ * Take a reference on @ino's backing if it has one: its id, 0 if none,
+ * -EPERM if it was refused (xip_tail_clean()),
+ * -ENOMEM if the table cannot be had.
+ */
+static int xip_get(struct xipfs_state *s, const struct xipfs_ino *ino)
+{
+	struct xip_backing **pp;
+	int id = 0;
+
+	pthread_mutex_lock(&s->xip_lock);
+	pp = xip_find(s, ino);
+	if (!pp)
+		id = -ENOMEM;
+	else if (*pp && (*pp)->backing_id < 0)
+		id = (*pp)->backing_id;		/* refused for good */
+	else if (*pp)
+		id = (*pp)->backing_id, (*pp)->opens++;
+	pthread_mutex_unlock(&s->xip_lock);
+	return id;
+}
+
+/*
+ * Put @b, made for @ino, in the table, unless a racing open put one there
+ * first.  Returns the id of the one in the table (its reference taken),
+ * and consumes @b if it went in.
+ */
+static int xip_insert(struct xipfs_state *s, const struct xipfs_ino *ino,
+		      struct xip_backing **b)
+{
+	struct xip_backing **pp;
+	int id;
+
+	pthread_mutex_lock(&s->xip_lock);
+	pp = xip_find(s, ino);
+	if (!pp) {
+		id = -ENOMEM;
+	} else if (!*pp) {
+		(*b)->offset = ino->offset;
+		(*b)->count = ino->count;
+		(*b)->size = ino->size;
+		*pp = *b;
+		*b = NULL;
+		s->xip_entries++;
+		id = (*pp)->backing_id;
+	} else {
+		id = (*pp)->backing_id;
+		if (id > 0)
+			(*pp)->opens++;
+	}
+	pthread_mutex_unlock(&s->xip_lock);
+	return id;
+}
+
+/*
+ * Register a new backing for @ino with the kernel.  The ioctls run outside
+ * xip_lock, so opens of other files go on meanwhile; two first opens of
+ * one content may race here, and the loser's id is closed in favour of the
+ * one in the table (the kernel wants one backing file per inode).
+ */
+static int xip_new(struct xipfs_state *s, fuse_req_t req, const struct xipfs_ino *ino)
+{
+	struct xip_backing *b = calloc(1, sizeof(*b));
+	int fd = b ? xip_create(s, ino) : -ENOMEM;
+	int id;
+
+	if (fd == -EPERM) {
+		/* Remember the refusal: it is logged once, not at every open. */
+		b->backing_id = -EPERM;
+		id = xip_insert(s, ino, &b);
+		free(b);
+		return id;
+	}
+	if (fd < 0) {
+		free(b);
+		return fd;
+	}
+	b->backing_id = fuse_passthrough_open(req, fd);
+	b->opens = 1;
+	/* The kernel holds its own reference to the file now. */
+	close(fd);
+	if (b->backing_id <= 0) {
+		free(b);
+		return -EIO;
+	}
+	id = xip_insert(s, ino, &b);
+	if (b) {
+		fuse_passthrough_close(req, b->backing_id);
+		free(b);
+	}
+	return id;
+}
+
 int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
 	     struct fuse_file_info *fi)
 {
 	const struct xipfs_ino *ino = &of->ino;
-	struct xip_backing **pp, *b;
-	int fd, err = 0;
+	int id;
 
 	/* Empty files have no pages to map: FUSE serves them (no reads). */
 	if (!s->xip_active || ino->size == 0)
 		return 0;
-	pthread_mutex_lock(&xip_lock);
-	if (xip_entries >= xip_buckets)
-		xip_grow();
-	pp = xip_find(ino);
-	b = *pp;
-	if (!b) {
-		fd = xip_create(s, ino);
-		if (fd < 0) {
-			err = fd;
-			goto out_unlock;
-		}
-		b = calloc(1, sizeof(*b));
-		if (!b) {
-			close(fd);
-			err = -ENOMEM;
-			goto out_unlock;
-		}
-		b->backing_id = fuse_passthrough_open(req, fd);
-		/* The kernel holds its own reference to the file now. */
-		close(fd);
-		if (b->backing_id <= 0) {
-			err = -EIO;
-			free(b);
-			goto out_unlock;
-		}
-		b->offset = ino->offset;
-		b->count = ino->count;
-		b->size = ino->size;
-		*pp = b;
-		xip_entries++;
-	}
-	b->opens++;
-	of->backing_id = b->backing_id;
-	fi->backing_id = b->backing_id;
-	fi->keep_cache = 0;	/* the kernel refuses it with a backing file */
-	fi->direct_io = 0;
-out_unlock:
-	pthread_mutex_unlock(&xip_lock);
-	if (err == -EUCLEAN)
+	id = xip_get(s, ino);
+	if (id == 0)
+		id = xip_new(s, req, ino);
+	if (id == -EUCLEAN)
 		return -EIO;	/* libxipfs logged the damage */
-	if (err) {
+	if (id == -EPERM)
+		return 0;	/* xip_tail_clean() said why */
+	if (id < 0) {
 		/* A file the helper cannot map (too big, ...) is still readable. */
 		xipfs_log(XIPFS_LOG_WARN, "inode %u: no backing file (%s): served by FUSE reads",
-			  ino->ino, strerror(-err));
+			  ino->ino, strerror(-id));
 		return 0;
 	}
+	of->backing_id = id;
+	fi->backing_id = id;
+	fi->keep_cache = 0;	/* the kernel refuses it with a backing file */
+	fi->direct_io = 0;
 	return 1;
 }
 
-void xip_release(struct xipfs_state *s, fuse_req_t req, fuse_ino_t n,
-		 struct fuse_file_info *fi)
+void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of)
 {
-	const struct xipfs_open *of = (const struct xipfs_open *)(uintptr_t)fi->fh;
-	struct xip_backing **pp, *b;
+	struct xip_backing **pp, *b = NULL;
 
-	(void)n;
 	/* fi->backing_id is not carried to release: the open remembers it. */
-	if (!of || !of->backing_id)
+	if (!of->backing_id)
 		return;
-	pthread_mutex_lock(&xip_lock);
-	pp = xip_find(&of->ino);
-	b = *pp;
-	if (b && b->backing_id == of->backing_id && --b->opens == 0) {
+	pthread_mutex_lock(&s->xip_lock);
+	pp = xip_find(s, &of->ino);
+	if (pp && *pp && (*pp)->backing_id == of->backing_id && --(*pp)->opens == 0) {
+		b = *pp;
 		*pp = b->next;
-		xip_entries--;
+		s->xip_entries--;
+	}
+	pthread_mutex_unlock(&s->xip_lock);
+	if (b) {
 		fuse_passthrough_close(req, b->backing_id);
 		free(b);
 	}
-	pthread_mutex_unlock(&xip_lock);
+}
+
+void xip_exit(struct xipfs_state *s)
+{
+	for (size_t i = 0; i < s->xip_buckets; i++) {
+		for (struct xip_backing *b = s->xip_table[i], *n; b; b = n) {
+			n = b->next;
+			free(b);
+		}
+	}
+	free(s->xip_table);
+	s->xip_table = NULL;
+	if (s->xip_seg >= 0)
+		close(s->xip_seg);
+	if (s->xip_dev >= 0)
+		close(s->xip_dev);
+	s->xip_seg = s->xip_dev = -1;
 }
 
 int xip_check(struct xipfs_state *s, char *why, size_t len)
@@ -297,10 +403,14 @@ int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
 	return 0;
 }
 
-void xip_release(struct xipfs_state *s, fuse_req_t req, fuse_ino_t n,
-		 struct fuse_file_info *fi)
+void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of)
 {
-	(void)s, (void)req, (void)n, (void)fi;
+	(void)s, (void)req, (void)of;
+}
+
+void xip_exit(struct xipfs_state *s)
+{
+	(void)s;
 }
 
 #endif

@@ -28,7 +28,7 @@
 
 #define CACHE_TIMEOUT	86400.0		/* the image is immutable */
 
-struct xipfs_state xs;
+_Static_assert(sizeof(uint64_t) >= sizeof(uintptr_t), "fi->fh holds a pointer");
 
 static struct xipfs_state *state(fuse_req_t req)
 {
@@ -88,6 +88,21 @@ static void xipfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_readahead = conn->max_readahead ? conn->max_readahead : 1u << 20;
 	xip_init(s, conn);
+	/*
+	 * Open-less files and directories: the kernel sends no OPEN, FLUSH or
+	 * RELEASE and caches pages and directories as with keep_cache and
+	 * cache_readdir (its defaults for no_open).  A python start opens
+	 * hundreds of files, each an OPEN and a RELEASE round trip otherwise.
+	 * XIP needs its opens: they hand the kernel the backing file.
+	 */
+	if (!s->xip_active && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		s->no_open = true;
+	}
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		s->no_opendir = true;
+	}
 }
 
 static void reply_entry(fuse_req_t req, const struct xipfs_ino *ino)
@@ -177,8 +192,14 @@ static void xipfs_op_readlink(fuse_req_t req, fuse_ino_t n)
 static void xipfs_op_opendir(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
 	struct xipfs_ino ino;
-	int err = get_ino(req, n, &ino);
+	int err;
 
+	/* ENOSYS once: then the kernel opens directories by itself. */
+	if (state(req)->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = get_ino(req, n, &ino);
 	if (!err && !S_ISDIR(ino.mode))
 		err = ENOTDIR;
 	if (err) {
@@ -281,42 +302,45 @@ static void xipfs_op_releasedir(fuse_req_t req, fuse_ino_t n, struct fuse_file_i
  * pointer (fi->fh), and a daemon that stops with files still open (a
  * SIGTERM, a lazy unmount) frees them at exit instead of leaking them.
  */
-static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xipfs_open opens = { .prev = &opens, .next = &opens };
-
-static void open_track(struct xipfs_open *of)
+static void open_track(struct xipfs_state *s, struct xipfs_open *of)
 {
-	pthread_mutex_lock(&opens_lock);
-	of->next = &opens;
-	of->prev = opens.prev;
-	opens.prev->next = of;
-	opens.prev = of;
-	pthread_mutex_unlock(&opens_lock);
+	pthread_mutex_lock(&s->opens_lock);
+	of->next = &s->opens;
+	of->prev = s->opens.prev;
+	s->opens.prev->next = of;
+	s->opens.prev = of;
+	pthread_mutex_unlock(&s->opens_lock);
 }
 
-static void open_free(struct xipfs_open *of)
+static void open_free(struct xipfs_state *s, struct xipfs_open *of)
 {
-	pthread_mutex_lock(&opens_lock);
+	pthread_mutex_lock(&s->opens_lock);
 	of->prev->next = of->next;
 	of->next->prev = of->prev;
-	pthread_mutex_unlock(&opens_lock);
+	pthread_mutex_unlock(&s->opens_lock);
 	free(of);
 }
 
-void xipfs_free_opens(void)
+void xipfs_free_opens(struct xipfs_state *s)
 {
-	while (opens.next != &opens)
-		open_free(opens.next);
+	while (s->opens.next != &s->opens)
+		open_free(s, s->opens.next);
 }
 
 static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
+	struct xipfs_state *s = state(req);
 	struct xipfs_open *of;
 	struct xipfs_ino *ino;
 	int err;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
+		return;
+	}
+	/* ENOSYS once: the kernel opens files by itself from then on. */
+	if (s->no_open) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
 	of = calloc(1, sizeof(*of));
@@ -335,7 +359,7 @@ static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *f
 	}
 	/* The decoded inode lives as long as the open file: reads skip it. */
 	fi->fh = (uintptr_t)of;
-	err = xip_open(state(req), req, of, fi);
+	err = xip_open(s, req, of, fi);
 	if (err < 0) {
 		free(of);
 		fuse_reply_err(req, -err);
@@ -343,12 +367,27 @@ static void xipfs_op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *f
 	}
 	if (err == 0)
 		fi->keep_cache = 1;	/* FUSE reads: the image never changes */
-	open_track(of);
+	open_track(s, of);
 	if (fuse_reply_open(req, fi)) {
 		/* The opener is gone (interrupted): no release will come. */
-		xip_release(state(req), req, n, fi);
-		open_free(of);
+		xip_release(s, req, of);
+		open_free(s, of);
 	}
+}
+
+/* The inode of an open file: decoded at open, or now if open-less. */
+static int file_ino(fuse_req_t req, fuse_ino_t n, const struct fuse_file_info *fi,
+		    struct xipfs_ino *ino)
+{
+	const struct xipfs_open *of = (const struct xipfs_open *)(uintptr_t)fi->fh;
+	int err;
+
+	if (of) {
+		*ino = of->ino;
+		return 0;
+	}
+	err = get_ino(req, n, ino);
+	return !err && !S_ISREG(ino->mode) ? EINVAL : err;
 }
 
 /*
@@ -401,11 +440,16 @@ static void xipfs_op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 			  struct fuse_file_info *fi)
 {
 	struct xipfs_state *s = state(req);
-	const struct xipfs_ino *ino = (const struct xipfs_ino *)(uintptr_t)fi->fh;
 	struct iovec stack[64], *iov = stack;
 	/* A run of holes takes one iovec a page; data runs merge. */
 	size_t max = size / xipfs_page_size(s->img) + 2, bytes;
-	int cnt;
+	struct xipfs_ino ino;
+	int cnt = file_ino(req, n, fi, &ino);
+
+	if (cnt) {
+		fuse_reply_err(req, cnt);
+		return;
+	}
 
 	if (max > 64) {
 		iov = malloc(max * sizeof(*iov));
@@ -416,7 +460,7 @@ static void xipfs_op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 	} else {
 		max = 64;
 	}
-	cnt = xipfs_file_iov(s->img, ino, (uint64_t)off, size, iov, (int)max, &bytes);
+	cnt = xipfs_file_iov(s->img, &ino, (uint64_t)off, size, iov, (int)max, &bytes);
 	if (cnt < 0)
 		fuse_reply_err(req, to_errno(cnt));
 	else if (s->splice_read)
@@ -429,17 +473,26 @@ static void xipfs_op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 
 static void xipfs_op_release(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
-	xip_release(state(req), req, n, fi);
-	open_free((struct xipfs_open *)(uintptr_t)fi->fh);
+	struct xipfs_open *of = (struct xipfs_open *)(uintptr_t)fi->fh;
+
+	if (of) {
+		xip_release(state(req), req, of);
+		open_free(state(req), of);
+	}
 	fuse_reply_err(req, 0);
 }
 
 static void xipfs_op_lseek(fuse_req_t req, fuse_ino_t n, off_t off, int whence,
 			   struct fuse_file_info *fi)
 {
-	const struct xipfs_ino *ino = (const struct xipfs_ino *)(uintptr_t)fi->fh;
+	struct xipfs_ino ino;
 	int64_t r;
+	int err = file_ino(req, n, fi, &ino);
 
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
 	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -448,7 +501,7 @@ static void xipfs_op_lseek(fuse_req_t req, fuse_ino_t n, off_t off, int whence,
 		fuse_reply_err(req, ENXIO);
 		return;
 	}
-	r = xipfs_file_seek(state(req)->img, ino, (uint64_t)off, whence);
+	r = xipfs_file_seek(state(req)->img, &ino, (uint64_t)off, whence);
 	if (r < 0)
 		fuse_reply_err(req, to_errno((int)r));
 	else
@@ -522,6 +575,19 @@ static void xipfs_op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
 	else
 		fuse_reply_buf(req, buf, (size_t)need);
 	free(buf);
+}
+
+/*
+ * No ioctls.  The kernel asks anyway, for every one: Python's open() calls
+ * isatty() (TCGETS) on each file it reads, one round trip a module that no
+ * cache can save.  Answered here (libfuse would say ENOSYS, which the
+ * kernel turns into this) so that -o stats counts them.
+ */
+static void xipfs_op_ioctl(fuse_req_t req, fuse_ino_t n, unsigned int cmd, void *arg,
+			   struct fuse_file_info *fi, unsigned int flags, const void *in,
+			   size_t in_size, size_t out_size)
+{
+	fuse_reply_err(req, ENOTTY);
 }
 
 /* Every request that would change something. */
@@ -616,6 +682,7 @@ const struct fuse_lowlevel_ops xipfs_ops = {
 	.statfs = xipfs_op_statfs,
 	.getxattr = xipfs_op_getxattr,
 	.listxattr = xipfs_op_listxattr,
+	.ioctl = xipfs_op_ioctl,
 	.setattr = xipfs_op_setattr,
 	.mknod = xipfs_op_mknod,
 	.mkdir = xipfs_op_mkdir,

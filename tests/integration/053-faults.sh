@@ -43,6 +43,37 @@ if [ ! -e /dev/xipmap ]; then
 fi
 "$XIPFS" --help | grep -q "seg:NAME" || fail "--help"
 
+# xipfs leaves /dev/fuse to libfuse: a user who cannot open it (0600)
+# may still mount where libfuse hands the mount to setuid fusermount3
+# (libfuse 3.14 does for -o auto_unmount).  xipfs must not refuse by
+# itself; where libfuse cannot mount either, its own message says why.
+XIPFS_BIN=$top_builddir/src/xipfs/.libs/xipfs
+[ -x "$XIPFS_BIN" ] || XIPFS_BIN=$XIPFS
+asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+need_cmd setpriv util-linux
+if asnobody test -r /dev/fuse -a -w /dev/fuse; then
+	note "/dev/fuse is open to everyone here: an unprivileged mount proves nothing"
+else
+	chmod 755 "$WORK"
+	chmod 644 "$WORK/img"
+	mkdir "$WORK/um"
+	chown 65534 "$WORK/um"
+	rc=0
+	asnobody "$XIPFS_BIN" -o auto_unmount "$WORK/img" "$WORK/um" 2>"$WORK/err" || rc=$?
+	if [ "$rc" = 0 ]; then
+		[ "$(asnobody cat "$WORK/um/d/f")" = x ] || fail "read as nobody"
+		asnobody fusermount3 -u "$WORK/um" || fail "fusermount3 -u as nobody"
+		note "nobody mounted through fusermount3 without access to /dev/fuse"
+	else
+		# libfuse's own word (3.14 with auto_unmount asks fusermount3,
+		# 3.17 opens the device itself), not an xipfs check before it.
+		grep -q -e '^fusermount3: ' -e '^fuse: ' "$WORK/err" &&
+			! grep -q '^xipfs: /dev/fuse' "$WORK/err" ||
+			fail "xipfs refused by itself: $(cat "$WORK/err")"
+		note "libfuse could not mount here: $(head -n 1 "$WORK/err")"
+	fi
+fi
+
 # Kill the daemon: users get ENOTCONN, fusermount3 -u cleans up.
 mount_xipfs "$WORK/img" "$WORK/m"
 # A busy mount point (already a mount root) is refused, not stacked on.

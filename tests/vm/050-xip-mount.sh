@@ -19,6 +19,9 @@
 #  5. ptrace and gdb: text reads, breakpoints.
 #  6. Daemon death: kill -9 of B's daemon; an existing mapping still reads
 #     the file; a new open gets ENOTCONN.
+#  7. No bytes past EOF (issue 9, 3f): in a crafted image a file's last
+#     page holds a non-zero byte after EOF; XIP refuses that file, saying
+#     why, and a mapping of it shows zeros after EOF (FUSE reads serve it).
 # The kernel log must stay clean (vm_boot checks it), and the host segment
 # file must be unchanged afterwards.
 set -u
@@ -50,6 +53,14 @@ for mod in ("_sqlite3", "_ctypes", "_lzma", "_bz2", "_decimal", "libc.so.6", "li
 EOF
 # The host's own run, to compare with (maps lines differ by design).
 /usr/bin/python3.11 "$dir/work.py" | grep -v '^MAP' >"$dir/host.out" || exit 99
+
+# 7: t (100 bytes) gets an 'X' 200 bytes into its page, after its EOF.
+mkdir -p "$dir/tail"
+head -c 100 /dev/urandom >"$dir/tail/t"
+head -c 5000 /dev/urandom >"$dir/tail/u"
+"$top_builddir/src/mkxipfs/mkxipfs" -q "$dir/tail" "$dir/tail.img" || exit 99
+eoft=$top_srcdir/tests/integration/eof-tail.py
+/usr/bin/python3 "$eoft" poke "$dir/tail/t" "$dir/tail.img" "$dir/tail.img" >/dev/null || exit 99
 
 cat >"$dir/guest.sh" <<EOF
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -143,6 +154,15 @@ cat dying.out
 ck "mappings outlive the daemon; new opens get ENOTCONN" "[ \$rc = 0 ]"
 umount -l /tmp/b
 ck "A still serves after B's daemon died" "cmp -s /tmp/a$py $XIP_TREE$py"
+
+echo "== 7. bytes past EOF"
+$(xip_mount_cmd f /tmp/f xip=on $dir/tail.img)
+ck "a mapping of t shows zeros after its EOF" "/usr/bin/python3 $eoft map /tmp/f/t"
+ck "t and u read right" "cmp -s /tmp/f/t $dir/tail/t && cmp -s /tmp/f/u $dir/tail/u"
+cat f.log
+ck "XIP refused t and said why" "grep -q 'after end of file is not zero: not mapped in place' f.log"
+ck "and only t" "[ \$(grep -c 'not mapped in place' f.log) = 1 ]"
+umount /tmp/f
 
 umount /tmp/a; umount /tmp/c; umount /tmp/d
 wait
