@@ -47,8 +47,6 @@ fi
 # may still mount where libfuse hands the mount to setuid fusermount3
 # (libfuse 3.14 does for -o auto_unmount).  xipfs must not refuse by
 # itself; where libfuse cannot mount either, its own message says why.
-XIPFS_BIN=$top_builddir/src/xipfs/.libs/xipfs
-[ -x "$XIPFS_BIN" ] || XIPFS_BIN=$XIPFS
 asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 need_cmd setpriv util-linux
 if asnobody test -r /dev/fuse -a -w /dev/fuse; then
@@ -59,7 +57,7 @@ else
 	mkdir "$WORK/um"
 	chown 65534 "$WORK/um"
 	rc=0
-	asnobody "$XIPFS_BIN" -o auto_unmount "$WORK/img" "$WORK/um" 2>"$WORK/err" || rc=$?
+	asnobody "$XIPFS" -o auto_unmount "$WORK/img" "$WORK/um" 2>"$WORK/err" || rc=$?
 	if [ "$rc" = 0 ]; then
 		[ "$(asnobody cat "$WORK/um/d/f")" = x ] || fail "read as nobody"
 		asnobody fusermount3 -u "$WORK/um" || fail "fusermount3 -u as nobody"
