@@ -3,10 +3,12 @@
 # bench/oci.sh [DIR...]: a container image straight into mkxipfs against
 # unpacking it with umoci first.  Builds an OCI layout with umoci: one
 # layer per DIR (default /usr/bin and /usr/lib/python3.11), then a layer
-# deleting half of the first DIR's files.  Then, best of $REPS, interleaved:
+# deleting half of the first DIR's files and changing 20 others.  Then,
+# best of $REPS, interleaved:
 #   direct:  mkxipfs oci:LAYOUT:top IMG (layers streamed, nothing on disk)
 #   umoci:   umoci unpack, then mkxipfs ROOTFS IMG (and the unpacked bytes)
-# with wall time and peak RSS (GNU time).  Needs root and umoci.
+# with wall time and peak RSS (GNU time); and the bytes a pool update to
+# the last layer writes (xipfsctl add of both versions).  Needs root, umoci.
 . "$(dirname "$0")/lib.sh"
 command -v umoci >/dev/null || { echo "bench: needs umoci" >&2; exit 1; }
 dirs=("$@")
@@ -27,6 +29,8 @@ for d in "${dirs[@]}"; do
 done
 umoci unpack --image "$L:$tag" "$BW/b" >/dev/null
 find "$BW/b/rootfs${dirs[0]}" -type f | sort | awk 'NR % 2' | xargs rm -f
+find "$BW/b/rootfs${dirs[-1]}" -type f -size +8k | sort | head -20 |
+	while read -r f; do echo changed >>"$f"; done
 umoci repack --image "$L:top" "$BW/b" >/dev/null
 rm -rf "$BW/b"
 layout_mb=$(du -sm "$L" | cut -f1)
@@ -58,3 +62,13 @@ printf '%-34s %9s %12d %12d\n' "mkxipfs oci:LAYOUT:top" "$best_d" $((rss_d / 102
 printf '%-34s %9s %12d %12d\n' "umoci unpack + mkxipfs ROOTFS" "$best_u" \
 	$(( (rss_u > rss_m ? rss_u : rss_m) / 1024 )) "$unpacked_mb"
 echo "direct/umoci time = $(ratio "$best_d" "$best_u") (best of $REPS, cold caches; other work was running on this machine)"
+# The update to the last layer, through a pool.
+pool=xipfs-bench-oci-$$
+trap '"$XIPFSCTL" unload --force "$pool" 2>/dev/null; bench_cleanup' EXIT
+"$MKXIPFS" -q "oci:$L:$tag" "$BW/prev.img"
+"$XIPFSCTL" create "$pool" --size $(( ($(stat -c %s "$BW/prev.img") + $(stat -c %s "$BW/direct.img")) / 1048576 + 64 ))M >/dev/null
+"$XIPFSCTL" add "$pool" "$BW/prev.img" app >/dev/null
+out=$("$XIPFSCTL" add "$pool" "$BW/direct.img" app)
+new=$(echo "$out" | sed -n 's/.* data pages, \([0-9]*\) new, .*/\1/p')
+meta=$(echo "$out" | sed -n 's/.*, \([0-9]*\) metadata pages$/\1/p')
+echo "pool update to the last layer: $new new data pages + $meta metadata pages = $(( (new + meta) * 4 )) KiB written, against $(( $(stat -c %s "$BW/direct.img") >> 10 )) KiB for the whole image"
