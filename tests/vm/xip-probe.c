@@ -12,7 +12,8 @@
  *   xip-probe segpfn IMAGE PATH OFFSET BARDEV
  *	the frame that byte OFFSET of PATH inside IMAGE must map to when
  *	IMAGE is the ivshmem segment of PCI device BARDEV (its BAR 2 start
- *	plus the image page), or "hole".
+ *	plus the image page), or "hole".  IMAGE may be any source xipfs
+ *	takes: ivshmem/LABEL gives the page of a pool's image.
  *   xip-probe imgoff IMAGE PATH OFFSET
  *	the byte offset inside IMAGE that holds byte OFFSET of PATH.
  *   xip-probe cow FILE
@@ -53,6 +54,7 @@
 #include <unistd.h>
 
 #include "xipfs/xipfs.h"
+#include "xipfs/segment.h"
 
 static int failures;
 
@@ -132,12 +134,17 @@ static int cmd_pfn(const char *path, off_t off, int hold)
 	return 0;
 }
 
+/* IMAGE: a file, or any source xipfs takes (ivshmem/LABEL: a pool's image). */
 static int img_lookup(const char *image, const char *path, uint64_t off,
 		      struct xipfs_image **img, int64_t *page)
 {
+	struct xipfs_source src;
+	struct xipfs_segment *seg;	/* kept until exit: the image lives in it */
 	struct xipfs_ino ino;
-	int err = xipfs_open_file(image, 0, img);
+	int err = xipfs_source_parse(image, &src);
 
+	if (!err)
+		err = xipfs_source_open(&src, 0, &seg, img);
 	if (err)
 		die("%s: %s", image, strerror(-err));
 	err = xipfs_path_lookup(*img, path, &ino);
