@@ -358,8 +358,12 @@ int xipfs_verify_mem(const void *base, size_t size, const char *name,
 		return bad(&v, "superblock (page 0) is damaged: bad magic, not an xipfs image");
 	memcpy(&sb, base, sizeof(sb));
 	if (!(xipfs_le32(sb.s_compat) & XIPFS_FEATURE_COMPAT_MERKLE)) {
-		xipfs_log(XIPFS_LOG_ERR, "%s: the image has no Merkle tree (built with mkxipfs --no-merkle, or damaged superblock)",
-			  v.name);
+		if (xipfs_le32(sb.s_incompat) & XIPFS_FEATURE_INCOMPAT_SHARED_POOL)
+			xipfs_log(XIPFS_LOG_ERR, "%s: a pool segment: images in a pool carry no Merkle tree (verify an image file, with --digest, before xipfsctl add)",
+				  v.name);
+		else
+			xipfs_log(XIPFS_LOG_ERR, "%s: the image has no Merkle tree (built with mkxipfs --no-merkle, or damaged superblock)",
+				  v.name);
 		return -ENODATA;
 	}
 	err = check_geometry(&v, &sb, size);

@@ -75,7 +75,7 @@ int oci_desc_get(json_object *obj, const char *where, struct oci_desc *d)
 	}
 	size = json_object_get_int64(sz);
 	if (!digest_ok(dg) || size < 0 || strlen(mt) >= sizeof(d->media_type)) {
-		xipfs_log(XIPFS_LOG_ERR, "%s: descriptor %s (size %lld): only sha256 digests of non-negative sizes are supported",
+		xipfs_log(XIPFS_LOG_ERR, "%s: descriptor %s (size %lld): not a sha256 digest (64 lower-case hex digits) and a size",
 			  where, dg, (long long)size);
 		return -EINVAL;
 	}
@@ -163,10 +163,12 @@ json_object *oci_parse_json(const char *what, const char *text, size_t len, json
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
 	    !json_object_is_type(obj, type)) {
+		enum json_tokener_error je = json_tokener_get_error(tok);
+
 		xipfs_log(XIPFS_LOG_ERR, "%s: not a JSON %s (offset %zu: %s)", what,
-			  json_type_to_name(type),
-			  json_tokener_get_parse_end(tok),
-			  json_tokener_error_desc(json_tokener_get_error(tok)));
+			  json_type_to_name(type), json_tokener_get_parse_end(tok),
+			  je == json_tokener_continue ? "the text ends too early" :
+			  je == json_tokener_success ? "another type" : json_tokener_error_desc(je));
 		json_object_put(obj);
 		obj = NULL;
 	}

@@ -20,7 +20,7 @@ static const struct cmd {
 	{ "fsck", cmd_fsck, "[--verify-data] [-q] IMAGE", "check an image (fsck(8) exit codes)" },
 	{ "verify", cmd_verify, "[--digest sha256:ROOT] IMAGE", "check an image against its Merkle tree" },
 	{ "oci-pack", cmd_oci_pack, "IMAGE oci:DIR[:TAG]", "write IMAGE as an OCI artifact into an image layout" },
-	{ "load", cmd_load, "[--hugetlb DIR] [--verify] [--digest sha256:ROOT] IMAGE|oci:DIR[:TAG] NAME",
+	{ "load", cmd_load, "[OPTIONS] IMAGE|oci:DIR[:TAG] NAME",
 	  "load an image into the shared segment NAME" },
 	{ "list", cmd_list, "[--json]", "list loaded segments and pools" },
 	{ "stat", cmd_stat, "[--json] NAME", "show one segment, or a pool and its images" },

@@ -82,3 +82,18 @@ if "$MKXIPFS" -q "oci:$L:top" "$WORK/bad.img" 2>"$WORK/err"; then
 fi
 grep -q "layer sha256:$layer" "$WORK/err" || fail "wrong message: $(cat "$WORK/err")"
 [ ! -e "$WORK/bad.img" ] || fail "a failed build left an image"
+
+# Bad layouts: a clear message naming the file (and offset), no image.
+mkdir -p "$WORK/badl"
+printf '{"manifests": [ {"mediaType": "x", ' >"$WORK/badl/index.json"
+if "$MKXIPFS" -q "oci:$WORK/badl" "$WORK/bad.img" 2>"$WORK/err"; then
+	fail "a truncated index.json was accepted"
+fi
+grep -q "badl/index.json: not a JSON object (offset 35" "$WORK/err" || fail "wrong message: $(cat "$WORK/err")"
+printf '{"manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:../../etc/passwd", "size": 1}]}' \
+	>"$WORK/badl/index.json"
+if "$MKXIPFS" -q "oci:$WORK/badl" "$WORK/bad.img" 2>"$WORK/err"; then
+	fail "a digest naming another path was accepted"
+fi
+grep -q "not a sha256 digest" "$WORK/err" || fail "wrong message: $(cat "$WORK/err")"
+[ ! -e "$WORK/bad.img" ] || fail "a failed build left an image"
