@@ -116,14 +116,15 @@ struct xipfs_super {
 	uint8_t  s_uuid[16];		/* random, or derived from the content */
 	uint64_t s_build_time;		/* seconds since the epoch */
 	uint64_t s_size;		/* total image bytes, page multiple */
-	uint64_t s_pool_offset;		/* SHARED_POOL: this superblock's byte
-					 * offset in the segment, else 0 */
+	/* SHARED_POOL: this superblock's byte offset in the segment, else 0 */
+	uint64_t s_pool_offset;
 
 	uint32_t s_data_start;		/* first data page (1) */
-	uint32_t s_data_pages;		/* distinct data pages stored; in a
-					 * pool: s_size pages - 1, since data
-					 * may lie in any page the pool gave
-					 * out (xipfsctl fsck checks which) */
+	/*
+	 * Distinct data pages stored; in a pool: s_size pages - 1, since data
+	 * may lie in any page the pool gave out (xipfsctl fsck checks which).
+	 */
+	uint32_t s_data_pages;
 	uint64_t s_meta_offset;		/* metadata area: byte offset, page aligned */
 	uint64_t s_meta_size;		/* metadata area: bytes, page multiple */
 
@@ -250,8 +251,8 @@ struct xipfs_xattr_entry {
 
 struct xipfs_pool {
 	uint8_t  p_magic[8];		/* XIPFS_POOL_MAGIC_STR */
-	uint64_t p_dir;			/* byte offset of the current directory,
-					 * page aligned; 0: empty pool */
+	/* Byte offset of the current directory, page aligned; 0: empty pool. */
+	uint64_t p_dir;
 	uint64_t p_create_time;		/* seconds since the epoch */
 	uint8_t  p_reserved[40];	/* zero */
 };

@@ -125,8 +125,10 @@ struct xipfs_entry {
 int xipfs_dir_entry(const struct xipfs_image *img, const struct xipfs_ino *dir,
 		    uint32_t index, struct xipfs_entry *out);
 
-/* Binary search for @name (@len bytes) in @dir: 0, -ENOENT, -ENOTDIR,
- * -ENAMETOOLONG or -EUCLEAN. */
+/*
+ * Binary search for @name (@len bytes) in @dir: 0, -ENOENT, -ENOTDIR,
+ * -ENAMETOOLONG or -EUCLEAN.
+ */
 int xipfs_dir_lookup(const struct xipfs_image *img, const struct xipfs_ino *dir,
 		     const char *name, size_t len, struct xipfs_entry *out);
 

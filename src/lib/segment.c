@@ -354,8 +354,9 @@ static int fill_hugetlb(const char *path, int fd, const char *tmp,
 	size = xipfs_seg_pow2(len);
 	if (size < (2u << 20))
 		size = 2u << 20;
-	if (ftruncate(fd, (off_t)size) < 0 ||
-	    (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	m = ftruncate(fd, (off_t)size) < 0 ? MAP_FAILED :
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
 		err = -errno;
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot size the hugetlbfs segment: %s", tmp,
 			  strerror(errno));

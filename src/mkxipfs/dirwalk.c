@@ -340,7 +340,8 @@ static char **read_names(struct walk *w, int dfd, size_t *n)
 	DIR *d;
 
 	*n = 0;
-	if (fd2 < 0 || !(d = fdopendir(fd2))) {
+	d = fd2 < 0 ? NULL : fdopendir(fd2);
+	if (!d) {
 		die_path(w->b, w->path, "cannot read directory: %s", strerror(errno));
 		if (fd2 >= 0)
 			close(fd2);

@@ -524,7 +524,6 @@ static int layer_pass(struct image *im, struct node *root, uint32_t li, bool dat
 				break;
 			}
 			err = tar_entry_data(im->b, in.a, n, where);
-			
 		}
 	}
 	if (!err && r != ARCHIVE_EOF) {

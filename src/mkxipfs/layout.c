@@ -161,8 +161,10 @@ static void apply_opts(struct node *n, const struct opts *o)
 	}
 }
 
-/* Number inodes breadth first (root = 1), so a directory's entries get
- * consecutive numbers; hardlinks take the number of their first name. */
+/*
+ * Number inodes breadth first (root = 1), so a directory's entries get
+ * consecutive numbers; hardlinks take the number of their first name.
+ */
 static int number_inodes(struct build *b, struct layout *l, struct node *root)
 {
 	size_t cap = 1024;

@@ -239,8 +239,10 @@ static json_object *pick_tag(json_object *manifests, const char *dir, const char
 		json_object *e = json_object_array_get_idx(manifests, i), *ann;
 		const char *ref;
 
-		if (json_object_object_get_ex(e, "annotations", &ann) &&
-		    (ref = str_of(ann, OCI_REF_NAME)) && !strcmp(ref, tag))
+		if (!json_object_object_get_ex(e, "annotations", &ann))
+			continue;
+		ref = str_of(ann, OCI_REF_NAME);
+		if (ref && !strcmp(ref, tag))
 			return e;
 	}
 	xipfs_log(XIPFS_LOG_ERR, "oci:%s: no manifest tagged '%s' in index.json", dir, tag);

@@ -51,7 +51,10 @@ static int show(const char *name, enum show_mode mode, bool first)
 			unsigned live, all;
 			double f;
 
-			sscanf(line, "%u %u %lf", &live, &all, &f);
+			if (sscanf(line, "%u %u %lf", &live, &all, &f) != 3) {
+				live = all = 0;
+				f = 0;
+			}
 			users = xipfs_segment_users(&s, false);
 			if (json)
 				printf("%s{\"name\": \"%s\", \"uuid\": \"%s\", \"size\": %lld, \"users\": %d, \"pool\": true, \"images\": %u, \"retired\": %u, \"fill\": %.1f}",

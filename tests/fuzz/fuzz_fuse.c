@@ -148,8 +148,10 @@ void fuse_session_exit(struct fuse_session *se)
 	(void)se;
 }
 
-/* The sizes libfuse uses: struct fuse_dirent is 24 bytes plus the name,
- * fuse_direntplus adds a 128-byte fuse_entry_out, 8-byte aligned. */
+/*
+ * The sizes libfuse uses: struct fuse_dirent is 24 bytes plus the name,
+ * fuse_direntplus adds a 128-byte fuse_entry_out, 8-byte aligned.
+ */
 static size_t add_dirent(char *buf, size_t bufsize, const char *name, size_t extra)
 {
 	size_t len = (24 + extra + strlen(name) + 7) & ~(size_t)7;

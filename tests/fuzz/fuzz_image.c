@@ -41,8 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > FUZZ_MAX_INPUT)
 		return -1;
 	fuzz_quiet();
-	/* Images live page aligned in a segment; exactly @size bytes, so ASan
-	 * sees any read past the end. */
+	/*
+	 * Images live page aligned in a segment; exactly @size bytes, so ASan
+	 * sees any read past the end.
+	 */
 	if (posix_memalign(&buf, 4096, size ? size : 1))
 		return 0;
 	memcpy(buf, data, size);

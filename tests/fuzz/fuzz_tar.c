@@ -58,8 +58,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(cleanup);
 	snprintf(in, sizeof(in), "%s/in.tar", dir);
 	snprintf(out, sizeof(out), "%s/out.img", dir);
-	/* /dev/shm by default: mkxipfs fsyncs, tmpfs makes that free.
-	 * A hostile tar may claim terabytes: writes fail with EFBIG instead. */
+	/*
+	 * /dev/shm by default: mkxipfs fsyncs, tmpfs makes that free.
+	 * A hostile tar may claim terabytes: writes fail with EFBIG instead.
+	 */
 	signal(SIGXFSZ, SIG_IGN);
 	setrlimit(RLIMIT_FSIZE, &rl);
 	fuzz_quiet();

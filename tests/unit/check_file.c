@@ -38,8 +38,10 @@ static void teardown(void)
 }
 
 /* Files of every shape, inode numbers in @f[]: see the comments. */
-enum { F_PLAIN, F_HOLES, F_SPLIT, F_REVERSE, F_SHARED, F_ALLHOLE, F_EMPTY,
-       F_ZEROPAGE, F_TAILHOLE, F_ONEBYTE, NFILES };
+enum {
+	F_PLAIN, F_HOLES, F_SPLIT, F_REVERSE, F_SHARED, F_ALLHOLE, F_EMPTY,
+	F_ZEROPAGE, F_TAILHOLE, F_ONEBYTE, NFILES
+};
 
 static uint32_t f[NFILES];
 

@@ -96,39 +96,39 @@ END_TEST
 /* Each superblock field damaged alone is refused, naming the superblock. */
 START_TEST(test_superblock_fields)
 {
-#define SB(field) offsetof(struct xipfs_super, field), sizeof(((struct xipfs_super *)0)->field)
 #define AT(field) offsetof(struct xipfs_super, field)
+#define SZ(field) sizeof(((struct xipfs_super *)0)->field)
 	const uint64_t size = t->size, ps = t->psize, meta = t->meta_off;
 	/* rep: the field the message names, when not the damaged one (0: the same). */
 	const struct { size_t off; unsigned len; uint64_t val; size_t rep; } bad[] = {
 		{ 0, 1, 'Y' },
-		{ SB(s_version_major), 2 }, { SB(s_version_major), 0 },
-		{ SB(s_page_shift), 11 }, { SB(s_page_shift), 13 }, { SB(s_page_shift), 17 },
-		{ SB(s_page_shift), 44 },
-		{ SB(s_incompat), XIPFS_FEATURE_INCOMPAT_SHARED_POOL }, { SB(s_incompat), 0x80 },
-		{ SB(s_root_ino), 0 }, { SB(s_root_ino), 2 },
-		{ SB(s_size), size + ps }, { SB(s_size), size - 1 }, { SB(s_size), 0 },
-		{ SB(s_size), 100 }, { SB(s_size), UINT64_MAX & ~(ps - 1) },
-		{ SB(s_data_start), 0 }, { SB(s_data_pages), t->data_pages + 1, AT(s_data_start) },
-		{ SB(s_data_pages), UINT32_MAX, AT(s_data_start) },
-		{ SB(s_meta_offset), meta + 1 }, { SB(s_meta_offset), 0 },
-		{ SB(s_meta_offset), size }, { SB(s_meta_offset), UINT64_MAX & ~(ps - 1) },
-		{ SB(s_meta_size), t->meta_size + ps, AT(s_meta_offset) },
-		{ SB(s_meta_size), 1, AT(s_meta_offset) },
-		{ SB(s_meta_size), UINT64_MAX & ~(ps - 1), AT(s_meta_offset) },
-		{ SB(s_inode_offset), meta - 64 }, { SB(s_inode_offset), UINT64_MAX - 8 },
-		{ SB(s_inode_count), 0 }, { SB(s_inode_count), 0x7fffffff, AT(s_inode_offset) },
-		{ SB(s_dirent_count), 1000000, AT(s_dirent_offset) }, { SB(s_dirent_offset), size },
-		{ SB(s_extent_count), UINT64_MAX / 2, AT(s_extent_offset) },
-		{ SB(s_extent_count), UINT64_MAX, AT(s_extent_offset) },
-		{ SB(s_extent_offset), UINT64_MAX - 4 },
-		{ SB(s_names_size), UINT64_MAX - 10, AT(s_names_offset) }, { SB(s_names_offset), meta + size },
-		{ SB(s_xattr_sets), 1u << 30 }, { SB(s_xattr_size), UINT64_MAX, AT(s_xattr_offset) },
-		{ SB(s_xattr_size), 3, AT(s_xattr_sets) },
-		{ SB(s_pagesum_count), t->data_pages + 1 }, { SB(s_pagesum_count), 0 },
-		{ SB(s_pagesum_offset), UINT64_MAX - 3 },
+		{ AT(s_version_major), SZ(s_version_major), 2 }, { AT(s_version_major), SZ(s_version_major), 0 },
+		{ AT(s_page_shift), SZ(s_page_shift), 11 }, { AT(s_page_shift), SZ(s_page_shift), 13 }, { AT(s_page_shift), SZ(s_page_shift), 17 },
+		{ AT(s_page_shift), SZ(s_page_shift), 44 },
+		{ AT(s_incompat), SZ(s_incompat), XIPFS_FEATURE_INCOMPAT_SHARED_POOL }, { AT(s_incompat), SZ(s_incompat), 0x80 },
+		{ AT(s_root_ino), SZ(s_root_ino), 0 }, { AT(s_root_ino), SZ(s_root_ino), 2 },
+		{ AT(s_size), SZ(s_size), size + ps }, { AT(s_size), SZ(s_size), size - 1 }, { AT(s_size), SZ(s_size), 0 },
+		{ AT(s_size), SZ(s_size), 100 }, { AT(s_size), SZ(s_size), UINT64_MAX & ~(ps - 1) },
+		{ AT(s_data_start), SZ(s_data_start), 0 }, { AT(s_data_pages), SZ(s_data_pages), t->data_pages + 1, AT(s_data_start) },
+		{ AT(s_data_pages), SZ(s_data_pages), UINT32_MAX, AT(s_data_start) },
+		{ AT(s_meta_offset), SZ(s_meta_offset), meta + 1 }, { AT(s_meta_offset), SZ(s_meta_offset), 0 },
+		{ AT(s_meta_offset), SZ(s_meta_offset), size }, { AT(s_meta_offset), SZ(s_meta_offset), UINT64_MAX & ~(ps - 1) },
+		{ AT(s_meta_size), SZ(s_meta_size), t->meta_size + ps, AT(s_meta_offset) },
+		{ AT(s_meta_size), SZ(s_meta_size), 1, AT(s_meta_offset) },
+		{ AT(s_meta_size), SZ(s_meta_size), UINT64_MAX & ~(ps - 1), AT(s_meta_offset) },
+		{ AT(s_inode_offset), SZ(s_inode_offset), meta - 64 }, { AT(s_inode_offset), SZ(s_inode_offset), UINT64_MAX - 8 },
+		{ AT(s_inode_count), SZ(s_inode_count), 0 }, { AT(s_inode_count), SZ(s_inode_count), 0x7fffffff, AT(s_inode_offset) },
+		{ AT(s_dirent_count), SZ(s_dirent_count), 1000000, AT(s_dirent_offset) }, { AT(s_dirent_offset), SZ(s_dirent_offset), size },
+		{ AT(s_extent_count), SZ(s_extent_count), UINT64_MAX / 2, AT(s_extent_offset) },
+		{ AT(s_extent_count), SZ(s_extent_count), UINT64_MAX, AT(s_extent_offset) },
+		{ AT(s_extent_offset), SZ(s_extent_offset), UINT64_MAX - 4 },
+		{ AT(s_names_size), SZ(s_names_size), UINT64_MAX - 10, AT(s_names_offset) }, { AT(s_names_offset), SZ(s_names_offset), meta + size },
+		{ AT(s_xattr_sets), SZ(s_xattr_sets), 1u << 30 }, { AT(s_xattr_size), SZ(s_xattr_size), UINT64_MAX, AT(s_xattr_offset) },
+		{ AT(s_xattr_size), SZ(s_xattr_size), 3, AT(s_xattr_sets) },
+		{ AT(s_pagesum_count), SZ(s_pagesum_count), t->data_pages + 1 }, { AT(s_pagesum_count), SZ(s_pagesum_count), 0 },
+		{ AT(s_pagesum_offset), SZ(s_pagesum_offset), UINT64_MAX - 3 },
 	};
-#undef SB
+#undef SZ
 #undef AT
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tests/vm/pagemap.h: the page frame behind an address, for guest tests. */
+/* The page frame behind an address, for guest tests. */
 #ifndef XIPFS_TESTS_VM_PAGEMAP_H
 #define XIPFS_TESTS_VM_PAGEMAP_H
 

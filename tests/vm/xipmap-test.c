@@ -326,7 +326,8 @@ static void test_functional(const char *kind)
 		pid_t pid;
 		uint64_t child = 0;
 
-		if (pipe(pfd) == 0 && (pid = fork()) == 0) {
+		pid = pipe(pfd) == 0 ? fork() : -1;
+		if (pid == 0) {
 			void *cm = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
 			uint64_t v = cm == MAP_FAILED ? 0 : pfn_of(cm);
 
