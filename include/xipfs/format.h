@@ -80,8 +80,9 @@
  *   s_merkle_root = SHA-256(superblock with s_crc and s_merkle_root zero,
  *                           all 512 bytes || SHA-256(top tree page))
  *
- * so it covers every byte of the image: superblock, tree and, through the
- * tree, every page.  "sha256:" and the root in hex is the image's digest.
+ * so it covers the superblock, the tree and, through the tree, every page.
+ * The two things it cannot cover a verifier checks directly: s_crc (which
+ * covers the root) must hold, and page 0 after the superblock must be zero.  "sha256:" and the root in hex is the image's digest.
  * It depends only on the image's own bytes, never on where the image is
  * stored, so it stays valid for a copy of the image kept in a segment.
  */

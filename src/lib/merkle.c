@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,25 @@ static bool sb_crc_holds(const struct xipfs_super *sb, const void *base)
 	return xipfs_image_crc(base, sb) == xipfs_le32(sb->s_crc);
 }
 
+/*
+ * What the root does not cover in page 0: s_crc (the CRC covers the root,
+ * so the root cannot cover the CRC) and the zeros after the superblock.
+ */
+static void check_page0(struct verify *v, const struct xipfs_super *sb)
+{
+	for (size_t k = sizeof(*sb); k < v->psize; k++) {
+		if (v->base[k]) {
+			bad(v, "superblock page (page 0) is damaged: byte %zu after the superblock is not zero",
+			    k);
+			return;
+		}
+	}
+	if (!v->st->bad_pages && !v->st->bad_tree_pages && !v->st->unchecked_pages &&
+	    !sb_crc_holds(sb, v->base))
+		bad(v, "superblock (page 0) is damaged: its CRC field (offset %zu) does not match",
+		    offsetof(struct xipfs_super, s_crc));
+}
+
 int xipfs_verify_mem(const void *base, size_t size, const char *name,
 		     const uint8_t *expect, struct xipfs_verify_stats *st)
 {
@@ -406,6 +426,8 @@ int xipfs_verify_mem(const void *base, size_t size, const char *name,
 	err = check_tree(&v);
 	if (!err)
 		err = check_pages(&v, &sb);
+	if (!err)
+		check_page0(&v, &sb);
 	if (!err && st->errors)
 		err = -EUCLEAN;
 out:
