@@ -47,6 +47,9 @@ static int reply(fuse_req_t req, int err)
 	return 0;
 }
 
+/* The daemon's state, which its main() keeps on the stack: here, one per input. */
+static struct xipfs_state xs;
+
 void *fuse_req_userdata(fuse_req_t req)
 {
 	(void)req;
