@@ -14,10 +14,21 @@
  *                       reference (files created from it keep the segment
  *                       alive).  pread() on it reads the raw segment,
  *                       superblock included.
+ *                       flags XIPMAP_ATTACH_EXISTING: only a segment
+ *                       attached already (ENOENT if none): a look at its
+ *                       statistics that pins and denies nothing.
  *   XIPMAP_IOC_CREATE   create a read-only regular backing file whose
  *                       page i is segment page pages[i].  Returns an
  *                       O_RDONLY fd fit for FUSE passthrough, read, splice
  *                       and mmap (shared and private).
+ *
+ * On a segment handle:
+ *   XIPMAP_IOC_SEG_STAT what of the segment is mapped now, counted on
+ *                       demand (nothing is counted at fault time): the
+ *                       page tables of every mapping of the segment's
+ *                       backing files, in every process, are walked one
+ *                       process at a time, so the figures are exact for
+ *                       each process but not one atomic snapshot.
  *
  * Page indices count XIPMAP_IOC_VERSION's page_size bytes (the kernel page
  * size) from the start of the segment.  Index 0 (XIPMAP_HOLE) is a hole and
@@ -50,11 +61,14 @@ struct xipmap_version {
 #define XIPMAP_SEG_FD		1	/* fd: sealed memfd or tmpfs file */
 #define XIPMAP_SEG_IVSHMEM	2	/* uuid: ivshmem-plain BAR 2 */
 
+/* xipmap_attach.flags */
+#define XIPMAP_ATTACH_EXISTING	_BITUL(0)	/* never attach anew */
+
 struct xipmap_attach {
 	__u32 kind;		/* in: XIPMAP_SEG_* */
 	__s32 fd;		/* in (XIPMAP_SEG_FD): the segment file */
 	__u8  uuid[16];		/* in (XIPMAP_SEG_IVSHMEM): s_uuid to find */
-	__u32 flags;		/* in: 0 */
+	__u32 flags;		/* in: XIPMAP_ATTACH_* */
 	__s32 seg_fd;		/* out: the segment handle (O_CLOEXEC) */
 	__u64 size;		/* out: segment bytes (page_size multiple) */
 };
@@ -69,9 +83,28 @@ struct xipmap_create {
 	__u32 reserved;		/* 0 */
 };
 
+/*
+ * A "mapping" is one vma (mmap() of a FUSE file served by the segment, or
+ * the daemon's own view of a guest segment); a "mapped page" a segment
+ * page at least one page table entry maps.  Holes (our zero page) and
+ * private copies (COW, debugger writes) are not segment pages.
+ */
+struct xipmap_seg_stat {
+	__u32 flags;		/* in: 0 */
+	__u32 reserved;		/* 0 */
+	__u64 pages;		/* out: segment pages */
+	__u64 files;		/* out: live backing files of the segment */
+	__u64 mappings;		/* out: vmas mapping those files */
+	__u64 processes;	/* out: address spaces holding such vmas */
+	__u64 mapped_pages;	/* out: distinct segment pages mapped now */
+	__u64 mapped_ptes;	/* out: PTEs mapping segment pages */
+	__u64 private_ptes;	/* out: private copies mapped in such vmas */
+};
+
 #define XIPMAP_IOC_MAGIC	0xB8
 #define XIPMAP_IOC_VERSION	_IOR(XIPMAP_IOC_MAGIC, 0, struct xipmap_version)
 #define XIPMAP_IOC_ATTACH	_IOWR(XIPMAP_IOC_MAGIC, 1, struct xipmap_attach)
 #define XIPMAP_IOC_CREATE	_IOWR(XIPMAP_IOC_MAGIC, 2, struct xipmap_create)
+#define XIPMAP_IOC_SEG_STAT	_IOWR(XIPMAP_IOC_MAGIC, 3, struct xipmap_seg_stat)
 
 #endif /* XIPFS_XIPMAP_H */

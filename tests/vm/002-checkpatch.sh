@@ -9,7 +9,8 @@ set -u
 cp=$("$top_srcdir/contrib/fetch-checkpatch.sh") || vm_skip "checkpatch.pl could not be fetched (contrib/fetch-checkpatch.sh)"
 command -v perl >/dev/null || vm_skip "perl not found"
 out=$(perl "$cp" --no-tree --strict --ignore LINUX_VERSION_CODE --show-types \
-	-f "$top_srcdir/kernel/xipmap.c" "$top_srcdir/include/xipfs/xipmap.h" 2>&1)
+	-f "$top_srcdir"/kernel/*.c "$top_srcdir"/kernel/*.h \
+	"$top_srcdir/include/xipfs/xipmap.h" 2>&1)
 rc=$?
 echo "$out" | grep -E '^(ERROR|WARNING|CHECK|total)'
 if [ $rc -ne 0 ] || echo "$out" | grep -qE '^(ERROR|WARNING|CHECK)'; then

@@ -6,9 +6,9 @@
 #	vm_boot ... -- "insmod $XIPMAP_KO && $XIPMAP_TEST memfd"
 #
 # Sets XIPMAP_KO (the module, built against $VM_KDIR in
-# $top_builddir/kmod by `make module`), XIPMAP_TEST and XIPMAP_HARDEN (the
-# guest test drivers tests/vm/xipmap-test and xipmap-harden, built by make
-# check or here).
+# $top_builddir/kmod by `make module`), XIPMAP_TEST, XIPMAP_HARDEN and
+# XIPMAP_STAT (the guest test drivers tests/vm/xipmap-test, xipmap-harden
+# and xipmap-stat, built by make check or here).
 . "$top_srcdir/tests/vm/lib.sh"
 
 xipmap_prepare() {
@@ -23,7 +23,8 @@ xipmap_prepare() {
 	XIPMAP_KO=$top_builddir/kmod/kernel/xipmap.ko
 	XIPMAP_TEST=$top_builddir/tests/vm/xipmap-test
 	XIPMAP_HARDEN=$top_builddir/tests/vm/xipmap-harden
-	for xp_prog in "$XIPMAP_TEST" "$XIPMAP_HARDEN"; do
+	XIPMAP_STAT=$top_builddir/tests/vm/xipmap-stat
+	for xp_prog in "$XIPMAP_TEST" "$XIPMAP_HARDEN" "$XIPMAP_STAT"; do
 		if [ ! -x "$xp_prog" ] &&
 			! make -s -C "$top_builddir" "tests/vm/${xp_prog##*/}" >&2; then
 			echo "ERROR: building tests/vm/${xp_prog##*/} failed" >&2

@@ -30,6 +30,9 @@
  * segment's page count) and again at every fault and read, so no caller
  * input can reach a frame outside its segment.
  *
+ * What of a segment is mapped now (XIPMAP_IOC_SEG_STAT on its handle) is
+ * counted on demand from the page tables, never on the fault path: stat.c.
+ *
  * Backing files live on a private pseudo file system, read-only and noexec:
  * they are never truncated, chmod'ed or run themselves; programs run from
  * the FUSE mount.  Its superblock and every backing file hold the module.
@@ -76,6 +79,7 @@
 
 #include "../include/xipfs/format.h"
 #include "../include/xipfs/xipmap.h"
+#include "internal.h"
 
 #define XIPMAP_FS_MAGIC		0x78697066	/* "xipf" */
 
@@ -85,40 +89,6 @@
 #define XIPFS_HDR_SIZE_OFF	offsetof(struct xipfs_super, s_size)
 
 #define XIPMAP_SEALS	(F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
-
-enum xipmap_kind {
-	XIPMAP_KIND_SHMEM,	/* memfd or tmpfs file: pages have struct page */
-	XIPMAP_KIND_BAR,	/* ivshmem BAR: no struct page */
-};
-
-struct xipmap_seg {
-	struct kref ref;
-	enum xipmap_kind kind;
-	u64 npages;
-	struct list_head node;		/* in xipmap_files or xipmap_bars */
-	/* XIPMAP_KIND_SHMEM */
-	struct file *file;
-	bool denied_write;	/* we hold deny_write_access() on file */
-	struct folio **folios;	/* every folio of file, pinned */
-	unsigned long nfolios;
-	/* XIPMAP_KIND_BAR */
-	struct rw_semaphore lock;	/* held for read while using virt */
-	bool gone;			/* device removed: virt is invalid */
-	void *virt;
-	phys_addr_t phys;
-	u8 uuid[16];
-	struct list_head inodes;	/* struct xipmap_inode, for unmapping */
-	struct mutex inodes_lock;
-};
-
-/* Per backing file state, in inode->i_private. */
-struct xipmap_inode {
-	struct xipmap_seg *seg;
-	struct inode *inode;
-	struct list_head node;		/* in seg->inodes (BAR only) */
-	u64 count;
-	u64 pages[] __counted_by(count);
-};
 
 /*
  * The pseudo file system is mounted while a backing file exists: each of its
@@ -301,9 +271,19 @@ static int xipmap_seg_fop_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static long xipmap_seg_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long uarg)
+{
+	if (cmd != XIPMAP_IOC_SEG_STAT)
+		return -ENOTTY;
+	return xipmap_seg_stat(file->private_data, (void __user *)uarg);
+}
+
 static const struct file_operations xipmap_seg_fops = {
 	.owner = THIS_MODULE,
 	.read_iter = xipmap_seg_read_iter,
+	.unlocked_ioctl = xipmap_seg_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 	.release = xipmap_seg_fop_release,
 };
 
@@ -605,7 +585,7 @@ static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 	return len;
 }
 
-static const struct vm_operations_struct xipmap_vm_ops = {
+const struct vm_operations_struct xipmap_vm_ops = {
 	.fault = xipmap_fault,
 	.access = xipmap_access,
 };
@@ -691,11 +671,9 @@ static void xipmap_evict_inode(struct inode *inode)
 	clear_inode(inode);
 	if (!xi)
 		return;		/* the root inode */
-	if (xi->seg->kind == XIPMAP_KIND_BAR) {
-		mutex_lock(&xi->seg->inodes_lock);
-		list_del(&xi->node);
-		mutex_unlock(&xi->seg->inodes_lock);
-	}
+	mutex_lock(&xi->seg->inodes_lock);
+	list_del(&xi->node);
+	mutex_unlock(&xi->seg->inodes_lock);
 	xipmap_seg_put(xi->seg);
 	kvfree(xi);
 	/*
@@ -833,9 +811,11 @@ static struct xipmap_seg *xipmap_find_file(struct inode *inode)
 /*
  * A sealed memfd, or a tmpfs file nobody can write while it is attached.
  * Attaching a file again returns its segment: the checks that need the
- * file alone are made for every descriptor, the others held since.
+ * file alone are made for every descriptor, the others held since.  With
+ * @existing, only a file attached already is (a look that changes nothing:
+ * no pinning, no write denial), else -ENOENT.
  */
-static struct xipmap_seg *xipmap_attach_file(int fd)
+static struct xipmap_seg *xipmap_attach_file(int fd, bool existing)
 {
 	struct xipmap_seg *seg;
 	struct file *file;
@@ -861,6 +841,14 @@ static struct xipmap_seg *xipmap_attach_file(int fd)
 		pr_info_ratelimited("attach: fd %d is not a memfd or tmpfs file\n",
 				    fd);
 		goto out_fput;
+	}
+
+	if (existing) {
+		mutex_lock(&xipmap_files_lock);
+		seg = xipmap_find_file(inode);
+		mutex_unlock(&xipmap_files_lock);
+		fput(file);
+		return seg ? seg : ERR_PTR(-ENOENT);
 	}
 
 	/*
@@ -980,10 +968,11 @@ static long xipmap_ioc_attach(void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags)
+	if (arg.flags & ~XIPMAP_ATTACH_EXISTING)
 		return -EINVAL;
 	if (arg.kind == XIPMAP_SEG_FD)
-		seg = xipmap_attach_file(arg.fd);
+		seg = xipmap_attach_file(arg.fd,
+					 arg.flags & XIPMAP_ATTACH_EXISTING);
 	else if (arg.kind == XIPMAP_SEG_IVSHMEM)
 		seg = xipmap_attach_bar(arg.uuid);
 	else
@@ -1120,11 +1109,9 @@ static long xipmap_ioc_create(void __user *argp)
 	xi->seg = seg;
 	xi->inode = inode;
 	INIT_LIST_HEAD(&xi->node);
-	if (seg->kind == XIPMAP_KIND_BAR) {
-		mutex_lock(&seg->inodes_lock);
-		list_add(&xi->node, &seg->inodes);
-		mutex_unlock(&seg->inodes_lock);
-	}
+	mutex_lock(&seg->inodes_lock);
+	list_add(&xi->node, &seg->inodes);
+	mutex_unlock(&seg->inodes_lock);
 	inode->i_private = xi;	/* evict_inode now owns xi, seg ref and pin */
 
 	fd = get_unused_fd_flags(O_CLOEXEC);

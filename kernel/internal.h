@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xipmap.ko internals shared by its source files: segments and backing
+ * files (main.c), their statistics (stat.c).
+ */
+#ifndef XIPMAP_INTERNAL_H
+#define XIPMAP_INTERNAL_H
+
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/types.h>
+
+enum xipmap_kind {
+	XIPMAP_KIND_SHMEM,	/* memfd or tmpfs file: pages have struct page */
+	XIPMAP_KIND_BAR,	/* ivshmem BAR: no struct page */
+};
+
+struct xipmap_seg {
+	struct kref ref;
+	enum xipmap_kind kind;
+	u64 npages;
+	struct list_head node;		/* in xipmap_files or xipmap_bars */
+	/* XIPMAP_KIND_SHMEM */
+	struct file *file;
+	bool denied_write;	/* we hold deny_write_access() on file */
+	struct folio **folios;	/* every folio of file, pinned */
+	unsigned long nfolios;
+	/* XIPMAP_KIND_BAR */
+	struct rw_semaphore lock;	/* held for read while using virt */
+	bool gone;			/* device removed: virt is invalid */
+	void *virt;
+	phys_addr_t phys;
+	u8 uuid[16];
+	/* Every kind: the live backing files, for unmapping and statistics. */
+	struct list_head inodes;	/* struct xipmap_inode */
+	struct mutex inodes_lock;
+};
+
+/* Per backing file state, in inode->i_private. */
+struct xipmap_inode {
+	struct xipmap_seg *seg;
+	struct inode *inode;
+	struct list_head node;		/* in seg->inodes */
+	u64 count;
+	u64 pages[] __counted_by(count);
+};
+
+/* The vm_operations of every mapping of a backing file. */
+extern const struct vm_operations_struct xipmap_vm_ops;
+
+/* stat.c: XIPMAP_IOC_SEG_STAT on a segment handle. */
+long xipmap_seg_stat(struct xipmap_seg *seg, void __user *argp);
+
+#endif /* XIPMAP_INTERNAL_H */

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Guest test driver for XIPMAP_IOC_SEG_STAT (run as root inside a guest).
+ *
+ *   xipmap-stat memfd          on a sealed memfd segment
+ *   xipmap-stat ivshmem FILE   on the ivshmem BAR holding FILE's superblock
+ *
+ * Two backing files share segment pages: A is pages 1..8, B is pages 5..8
+ * and a hole.  Process 1 maps A shared and reads all of it; process 2 maps
+ * B private, reads it and writes its first page (a private copy).  The
+ * counters are compared with what the processes see in /proc/self/pagemap
+ * (frames of the segment, found through a mapping made and dropped before
+ * the processes start) and with the numbers the layout implies; then the
+ * processes unmap (exit, MADV_DONTNEED) and the counters must fall.  On a
+ * memfd the test also keeps a plain mapping of the memfd itself, which is
+ * not a mapping of a backing file and must not count.
+ *
+ * Each failed check prints "FAIL: ..." and the exit status is 1.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xipfs/xipmap.h"
+
+#define PG		4096UL
+#define SEG_PAGES	16UL
+#define A_PAGES		8
+#define B_PAGES		5
+
+static int failures;
+static int devfd = -1;
+static int seg = -1;
+static uint64_t seg_pfn[SEG_PAGES];	/* frame of segment page i */
+
+static void expect(const char *what, uint64_t got, uint64_t want)
+{
+	if (got != want) {
+		printf("FAIL: %s: %" PRIu64 ", expected %" PRIu64 "\n", what,
+		       got, want);
+		failures++;
+	} else {
+		printf("ok: %s = %" PRIu64 "\n", what, got);
+	}
+	fflush(stdout);
+}
+
+static int create(const uint64_t *pages, uint64_t count)
+{
+	struct xipmap_create c = {
+		.seg_fd = seg, .size = count * PG, .count = count,
+		.pages = (uintptr_t)pages,
+	};
+
+	if (ioctl(devfd, XIPMAP_IOC_CREATE, &c) < 0) {
+		perror("XIPMAP_IOC_CREATE");
+		exit(1);
+	}
+	return c.fd;
+}
+
+static struct xipmap_seg_stat seg_stat(void)
+{
+	struct xipmap_seg_stat st = { 0 };
+
+	if (ioctl(seg, XIPMAP_IOC_SEG_STAT, &st) < 0) {
+		perror("XIPMAP_IOC_SEG_STAT");
+		exit(1);
+	}
+	return st;
+}
+
+/* The frame of a present page, 0 if none (no fault is taken). */
+static uint64_t frame(int pm, const void *addr)
+{
+	uint64_t ent = 0;
+
+	if (pread(pm, &ent, 8, (off_t)((uintptr_t)addr / PG * 8)) != 8)
+		return 0;
+	return ent >> 63 ? ent & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * A process mapping @fd (@n pages): reads every page, writes the first
+ * with @cow, sends the frames of its pages to @out; then, at each byte on
+ * @in: 'd' drops the first half (MADV_DONTNEED), 'x' exits.
+ */
+static pid_t mapper(int fd, unsigned long n, int cow, int *in, int *out)
+{
+	int to[2], from[2];
+	pid_t pid;
+
+	if (pipe(to) < 0 || pipe(from) < 0)
+		exit(1);
+	pid = fork();
+	if (pid < 0)
+		exit(1);
+	if (pid == 0) {
+		unsigned char *m;
+		uint64_t pfns[A_PAGES];
+		int pm = open("/proc/self/pagemap", O_RDONLY);
+		char c;
+
+		close(to[1]);
+		close(from[0]);
+		m = mmap(NULL, n * PG, PROT_READ | (cow ? PROT_WRITE : 0),
+			 cow ? MAP_PRIVATE : MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED || pm < 0)
+			_exit(1);
+		for (unsigned long i = 0; i < n; i++)
+			(void)*(volatile unsigned char *)(m + i * PG);
+		if (cow)
+			m[0] ^= 1;
+		for (unsigned long i = 0; i < n; i++)
+			pfns[i] = frame(pm, m + i * PG);
+		if (write(from[1], pfns, n * 8) != (ssize_t)(n * 8))
+			_exit(1);
+		while (read(to[0], &c, 1) == 1 && c == 'd') {
+			if (madvise(m, n / 2 * PG, MADV_DONTNEED) < 0 ||
+			    write(from[1], &c, 1) != 1)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(to[0]);
+	close(from[1]);
+	*in = to[1];
+	*out = from[0];
+	return pid;
+}
+
+static int is_seg_frame(uint64_t pfn)
+{
+	for (unsigned long i = 1; i < SEG_PAGES; i++)
+		if (pfn && pfn == seg_pfn[i])
+			return 1;
+	return 0;
+}
+
+/* Segment frames among @pfns: PTEs, and distinct pages added to @seen. */
+static uint64_t count_frames(const uint64_t *pfns, unsigned long n, int *seen)
+{
+	uint64_t ptes = 0;
+
+	for (unsigned long i = 0; i < n; i++) {
+		for (unsigned long j = 1; j < SEG_PAGES; j++) {
+			if (pfns[i] && pfns[i] == seg_pfn[j]) {
+				ptes++;
+				seen[j] = 1;
+			}
+		}
+	}
+	return ptes;
+}
+
+/* Tell a mapper @c and wait until it is done ('x': until it exited). */
+static void stage(pid_t pid, int in, int out, char c)
+{
+	int status;
+
+	if (write(in, &c, 1) != 1 ||
+	    (c == 'x' ? waitpid(pid, &status, 0) != pid || status :
+	     read(out, &c, 1) != 1)) {
+		printf("FAIL: mapper process did not answer\n");
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t a_pages[A_PAGES], b_pages[B_PAGES], all[SEG_PAGES];
+	uint64_t pa[A_PAGES], pb[B_PAGES], ptes;
+	struct xipmap_seg_stat st;
+	struct xipmap_attach at = { 0 };
+	int seen[SEG_PAGES] = { 0 }, a, b, s, in1, out1, in2, out2, pm, n;
+	unsigned char *direct = NULL, *m;
+	pid_t p1, p2;
+
+	if (argc < 2)
+		return 2;
+	devfd = open(XIPMAP_DEVICE, O_RDWR);
+	if (devfd < 0) {
+		perror(XIPMAP_DEVICE);
+		return 77;
+	}
+	if (!strcmp(argv[1], "memfd")) {
+		int fd = memfd_create("xipmap-stat", MFD_ALLOW_SEALING);
+
+		if (fd < 0 || ftruncate(fd, SEG_PAGES * PG) < 0)
+			return 1;
+		direct = mmap(NULL, SEG_PAGES * PG, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, fd, 0);
+		if (direct == MAP_FAILED)
+			return 1;
+		for (unsigned long i = 0; i < SEG_PAGES; i++)
+			memset(direct + i * PG, (int)i + 1, PG);
+		munmap(direct, SEG_PAGES * PG);
+		if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+			  F_SEAL_GROW) < 0)
+			return 1;
+		at.kind = XIPMAP_SEG_FD;
+		at.fd = fd;
+		at.flags = XIPMAP_ATTACH_EXISTING;
+		if (ioctl(devfd, XIPMAP_IOC_ATTACH, &at) == 0 || errno != ENOENT)
+			printf("FAIL: XIPMAP_ATTACH_EXISTING on a new memfd: not ENOENT\n"),
+				failures++;
+		else
+			printf("ok: XIPMAP_ATTACH_EXISTING on a new memfd: ENOENT\n");
+		at.flags = 0;
+		/* A mapping of the memfd itself: not a backing file's. */
+		direct = mmap(NULL, SEG_PAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
+		if (direct == MAP_FAILED)
+			return 1;
+		for (unsigned long i = 0; i < SEG_PAGES; i++)
+			(void)*(volatile unsigned char *)(direct + i * PG);
+	} else if (!strcmp(argv[1], "ivshmem") && argc == 3) {
+		unsigned char hdr[64];
+		int fd = open(argv[2], O_RDONLY);
+
+		if (fd < 0 || pread(fd, hdr, 64, 0) != 64)
+			return 77;
+		close(fd);
+		at.kind = XIPMAP_SEG_IVSHMEM;
+		memcpy(at.uuid, hdr + 32, 16);
+	} else {
+		return 2;
+	}
+	if (ioctl(devfd, XIPMAP_IOC_ATTACH, &at) < 0) {
+		perror("XIPMAP_IOC_ATTACH");
+		return 1;
+	}
+	seg = at.seg_fd;
+	if (at.kind == XIPMAP_SEG_FD) {
+		struct xipmap_attach again = at;
+		struct xipmap_seg_stat st2 = { 0 };
+
+		again.flags = XIPMAP_ATTACH_EXISTING;
+		if (ioctl(devfd, XIPMAP_IOC_ATTACH, &again) < 0 ||
+		    ioctl(again.seg_fd, XIPMAP_IOC_SEG_STAT, &st2) < 0)
+			printf("FAIL: XIPMAP_ATTACH_EXISTING on an attached memfd: %s\n",
+			       strerror(errno)), failures++;
+		else
+			expect("pages through XIPMAP_ATTACH_EXISTING", st2.pages,
+			       SEG_PAGES);
+	}
+
+	/* The segment's frames, through a mapping dropped before counting. */
+	for (unsigned long i = 0; i < SEG_PAGES; i++)
+		all[i] = i;
+	s = create(all, SEG_PAGES);
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	m = mmap(NULL, SEG_PAGES * PG, PROT_READ, MAP_SHARED, s, 0);
+	if (m == MAP_FAILED || pm < 0)
+		return 1;
+	for (unsigned long i = 1; i < SEG_PAGES; i++) {
+		(void)*(volatile unsigned char *)(m + i * PG);
+		seg_pfn[i] = frame(pm, m + i * PG);
+		if (!seg_pfn[i])
+			printf("FAIL: segment page %lu has no frame\n", i), failures++;
+	}
+	munmap(m, SEG_PAGES * PG);
+	close(s);
+
+	for (int i = 0; i < A_PAGES; i++)
+		a_pages[i] = 1 + i;
+	for (int i = 0; i < B_PAGES - 1; i++)
+		b_pages[i] = 5 + i;
+	b_pages[B_PAGES - 1] = XIPMAP_HOLE;
+	a = create(a_pages, A_PAGES);
+	b = create(b_pages, B_PAGES);
+
+	st = seg_stat();
+	expect("pages", st.pages, at.size / PG);
+	expect("files before mapping", st.files, 2);
+	expect("mappings before mapping", st.mappings, 0);
+	expect("mapped pages before mapping", st.mapped_pages, 0);
+	expect("mapped PTEs before mapping", st.mapped_ptes, 0);
+
+	p1 = mapper(a, A_PAGES, 0, &in1, &out1);
+	p2 = mapper(b, B_PAGES, 1, &in2, &out2);
+	if (read(out1, pa, sizeof(pa)) != sizeof(pa) ||
+	    read(out2, pb, sizeof(pb)) != sizeof(pb)) {
+		printf("FAIL: mapper processes did not report\n");
+		return 1;
+	}
+	/* What pagemap shows, and what the layout says it must be. */
+	ptes = count_frames(pa, A_PAGES, seen) + count_frames(pb, B_PAGES, seen);
+	n = 0;
+	for (unsigned long i = 0; i < SEG_PAGES; i++)
+		n += seen[i];
+	expect("pagemap: segment frames mapped by both", ptes, A_PAGES + 3);
+	expect("pagemap: distinct segment frames", n, A_PAGES);
+	expect("pagemap: process 2's written page is a copy",
+	       !is_seg_frame(pb[0]) && pb[0] != 0, 1);
+	st = seg_stat();
+	expect("mappings", st.mappings, 2);
+	expect("processes", st.processes, 2);
+	expect("mapped PTEs (pagemap count)", st.mapped_ptes, ptes);
+	expect("mapped pages (pagemap count)", st.mapped_pages, n);
+	expect("private copies", st.private_ptes, 1);
+
+	stage(p2, in2, out2, 'x');
+	st = seg_stat();
+	expect("mappings after process 2 exits", st.mappings, 1);
+	expect("processes after process 2 exits", st.processes, 1);
+	expect("mapped PTEs after process 2 exits", st.mapped_ptes, A_PAGES);
+	expect("mapped pages after process 2 exits", st.mapped_pages, A_PAGES);
+	expect("private copies after process 2 exits", st.private_ptes, 0);
+
+	stage(p1, in1, out1, 'd');
+	st = seg_stat();
+	expect("mappings after MADV_DONTNEED of half", st.mappings, 1);
+	expect("mapped PTEs after MADV_DONTNEED of half", st.mapped_ptes,
+	       A_PAGES / 2);
+	expect("mapped pages after MADV_DONTNEED of half", st.mapped_pages,
+	       A_PAGES / 2);
+
+	stage(p1, in1, out1, 'x');
+	close(b);
+	st = seg_stat();
+	expect("mappings after both exit", st.mappings, 0);
+	expect("processes after both exit", st.processes, 0);
+	expect("mapped PTEs after both exit", st.mapped_ptes, 0);
+	expect("mapped pages after both exit", st.mapped_pages, 0);
+	expect("files after closing B", st.files, 1);
+
+	st.flags = 1;
+	if (ioctl(seg, XIPMAP_IOC_SEG_STAT, &st) == 0 || errno != EINVAL)
+		printf("FAIL: SEG_STAT with unknown flags: not EINVAL\n"), failures++;
+	if (direct)
+		munmap(direct, SEG_PAGES * PG);
+	printf("%s\n", failures ? "FAILED" : "PASSED");
+	return failures ? 1 : 0;
+}
