@@ -89,6 +89,24 @@ int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len);
 /* The xipmap segment handle of an ivshmem segment, else -1. */
 int xipfs_segment_handle(const struct xipfs_segment *seg);
 
+/*
+ * What the xipmap helper maps of a loaded segment now, counted by the
+ * helper from the page tables when asked (XIPMAP_IOC_SEG_STAT in
+ * xipfs/xipmap.h): backing files, mappings (vmas) of them and the
+ * processes holding those, segment pages mapped and the PTEs mapping them,
+ * private copies (COW) in those mappings.  Mappings of the segment file
+ * itself (the daemon's view, a VMM's guest memory) are not counted.
+ */
+struct xipfs_mapped {
+	uint64_t files, mappings, processes, pages, ptes, private_ptes;
+};
+/*
+ * Fill @out for @seg: 0 (all zeros when the helper never attached it, so
+ * nothing is mapped through it), -ENODEV when the helper is not loaded,
+ * else -errno (an older helper: -EINVAL or -ENOTTY).
+ */
+int xipfs_segment_mapped(const struct xipfs_segment *seg, struct xipfs_mapped *out);
+
 /* ---- image sources: what the programs accept where an image goes ------ */
 
 enum xipfs_source_kind {

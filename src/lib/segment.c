@@ -580,6 +580,37 @@ int xipfs_segment_handle(const struct xipfs_segment *seg)
 	return seg->handle;
 }
 
+int xipfs_segment_mapped(const struct xipfs_segment *seg, struct xipfs_mapped *out)
+{
+	struct xipmap_attach at = {
+		.kind = XIPMAP_SEG_FD, .fd = seg->fd, .flags = XIPMAP_ATTACH_EXISTING,
+	};
+	struct xipmap_seg_stat st = { 0 };
+	int dev, err = 0;
+
+	memset(out, 0, sizeof(*out));
+	dev = open(XIPMAP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return errno == ENOENT || errno == ENXIO || errno == ENODEV ? -ENODEV : -errno;
+	/* Never attached: nothing is mapped through the helper. */
+	if (ioctl(dev, XIPMAP_IOC_ATTACH, &at) < 0) {
+		err = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	if (ioctl(at.seg_fd, XIPMAP_IOC_SEG_STAT, &st) < 0)
+		err = -errno;
+	close(at.seg_fd);
+	out->files = st.files;
+	out->mappings = st.mappings;
+	out->processes = st.processes;
+	out->pages = st.mapped_pages;
+	out->ptes = st.mapped_ptes;
+	out->private_ptes = st.private_ptes;
+out:
+	close(dev);
+	return err;
+}
+
 /*
  * BAR frames have no struct page, so the kernel cannot pin them (GUP):
  * writev() or vmsplice() of bytes straight from the mapping to /dev/fuse

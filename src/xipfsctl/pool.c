@@ -216,8 +216,9 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 {
 	uint64_t psize, total, sum = 0, saved = 0;
 	struct pool_view v;
+	struct xipfs_mapped mapped;
 	char uuid[XIPFS_UUID_STR_LEN + 1];
-	int err = view_open(seg, name, 0, &v);
+	int err = view_open(seg, name, 0, &v), mapped_err = xipfs_segment_mapped(seg, &mapped);
 
 	if (err) {
 		v.seg = NULL;
@@ -257,7 +258,9 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 			       l->version, l->flags & XIPFS_POOL_LIVE ? "true" : "false", l->super,
 			       l->time, u->files, u->pages, u->shared, u->saved, u->meta_pages);
 		}
-		printf("]}\n");
+		printf("]");
+		mapped_print(mapped_err, &mapped, true);
+		printf("}\n");
 	} else {
 		printf("name=%s\npath=%s\nuuid=%s\npool=yes\npage_size=%" PRIu64
 		       "\nsegment_size=%" PRIu64 "\nusers=%d\ngeneration=%" PRIu64 "\n",
@@ -267,6 +270,7 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 		       "\nimage_pages=%" PRIu64 "\nsaved_bytes=%" PRIu64 "\nfill=%.1f%%\n",
 		       total, v.map->data, v.map->meta, v.map->dir,
 		       v.map->free + total - v.map->pages, v.map->unused, sum, saved, fill(&v));
+		mapped_print(mapped_err, &mapped, false);
 		printf("%-20s %4s %-7s %9s %9s %9s %12s\n", "LABEL", "VER", "STATE", "FILES",
 		       "PAGES", "SHARED", "SAVED");
 		for (uint32_t i = 0; i < v.pool->count; i++) {

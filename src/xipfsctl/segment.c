@@ -19,15 +19,36 @@
 
 enum show_mode { SHOW_STAT, SHOW_LINE, SHOW_JSON_STAT, SHOW_JSON_LINE };
 
+void mapped_print(int err, const struct xipfs_mapped *m, bool json)
+{
+	if (err && json) {
+		printf(", \"mapped\": null");
+	} else if (err) {
+		printf("mapped=%s\n", err == -ENODEV ? "unknown (xipmap not loaded)" :
+		       strerror(-err));
+	} else if (json) {
+		printf(", \"mapped\": {\"files\": %" PRIu64 ", \"mappings\": %" PRIu64
+		       ", \"processes\": %" PRIu64 ", \"pages\": %" PRIu64 ", \"ptes\": %" PRIu64
+		       ", \"private\": %" PRIu64 "}", m->files, m->mappings, m->processes,
+		       m->pages, m->ptes, m->private_ptes);
+	} else {
+		printf("mapped_files=%" PRIu64 "\nmapped_mappings=%" PRIu64
+		       "\nmapped_processes=%" PRIu64 "\nmapped_pages=%" PRIu64
+		       "\nmapped_ptes=%" PRIu64 "\nmapped_private=%" PRIu64 "\n", m->files,
+		       m->mappings, m->processes, m->pages, m->ptes, m->private_ptes);
+	}
+}
+
 static int show(const char *name, enum show_mode mode, bool first)
 {
 	struct xipfs_segment *seg;
 	struct xipfs_image *img;
+	struct xipfs_mapped mapped;
 	struct stat s;
 	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1], line[64];
 	bool json = mode == SHOW_JSON_STAT || mode == SHOW_JSON_LINE;
 	size_t isize;
-	int err, users;
+	int err, users, mapped_err = 0;
 
 	err = xipfs_segment_open(name, &seg);
 	if (err)
@@ -74,6 +95,8 @@ static int show(const char *name, enum show_mode mode, bool first)
 	xipfs_uuid_format(xipfs_super(img)->s_uuid, uuid);
 	isize = xipfs_image_size(img);
 	xipfs_close(img);
+	if (mode == SHOW_STAT || mode == SHOW_JSON_STAT)
+		mapped_err = xipfs_segment_mapped(seg, &mapped);
 	xipfs_segment_close(seg);
 	/* Our own mapping is gone now: only the others are counted. */
 	users = xipfs_segment_users(&s, false);
@@ -81,6 +104,7 @@ static int show(const char *name, enum show_mode mode, bool first)
 	case SHOW_STAT:
 		printf("name=%s\npath=%s\nuuid=%s\nimage_size=%zu\nsegment_size=%lld\nusers=%d\n",
 		       name, path, uuid, isize, (long long)s.st_size, users);
+		mapped_print(mapped_err, &mapped, false);
 		break;
 	case SHOW_LINE:
 		printf("%-20s %s %12lld %5d %6d %5.1f%%\n", name, uuid, (long long)s.st_size,
@@ -88,9 +112,12 @@ static int show(const char *name, enum show_mode mode, bool first)
 		break;
 	case SHOW_JSON_STAT:
 	case SHOW_JSON_LINE:
-		printf("%s{\"name\": \"%s\", \"path\": \"%s\", \"uuid\": \"%s\", \"pool\": false, \"image_size\": %zu, \"size\": %lld, \"users\": %d, \"images\": 1, \"fill\": %.1f}%s",
+		printf("%s{\"name\": \"%s\", \"path\": \"%s\", \"uuid\": \"%s\", \"pool\": false, \"image_size\": %zu, \"size\": %lld, \"users\": %d, \"images\": 1, \"fill\": %.1f",
 		       first ? "" : ", ", name, path, uuid, isize, (long long)s.st_size, users,
-		       100.0 * (double)isize / (double)s.st_size, mode == SHOW_JSON_STAT ? "\n" : "");
+		       100.0 * (double)isize / (double)s.st_size);
+		if (mode == SHOW_JSON_STAT)
+			mapped_print(mapped_err, &mapped, true);
+		printf("}%s", mode == SHOW_JSON_STAT ? "\n" : "");
 		break;
 	}
 	return 0;

@@ -33,6 +33,9 @@ int cmd_gc(int argc, char **argv);
 struct xipfs_segment;
 
 /* pool.c: the pool views of list, stat and fsck (fsck(8) exit codes). */
+struct xipfs_mapped;
+/* `xipfsctl stat`'s lines (or JSON member) for xipfs_segment_mapped(). */
+void mapped_print(int err, const struct xipfs_mapped *m, bool json);
 int pool_list_line(struct xipfs_segment *seg, const char *name, char *buf, size_t len);
 int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int users,
 	      bool json);
