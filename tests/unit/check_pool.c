@@ -211,8 +211,14 @@ START_TEST(test_damage)
 	size_t size;
 	uint64_t dir, e0;
 	/* off: from the directory (dir) or page 0; seal: re-seal the CRC. */
-	const struct { bool in_dir; uint64_t off; unsigned len; uint64_t val; bool seal;
-		       const char *why; } bad[] = {
+	const struct {
+		bool in_dir;
+		uint64_t off;
+		unsigned len;
+		uint64_t val;
+		bool seal;
+		const char *why;
+	} bad[] = {
 		{ false, 512, 1, 'Y', false, "header: no pool magic" },
 		{ false, 520, 8, 4095, false, "directory offset" },
 		{ false, 28, 4, 1, false, "superblock" },
