@@ -17,7 +17,7 @@
  *
  * Nodes removed from the tree are kept (marked dead) until the end: a
  * hardlinked file whose first name was deleted stays the inode of its
- * other names.
+ * other names.  Entries are found through a (parent, name) hash.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "xipfs/xipfs.h"
 #include "xipfs/xalloc.h"
@@ -56,6 +57,9 @@ struct image {
 	size_t nlayers;
 	struct node **dead;		/* removed nodes, freed at the end */
 	size_t ndead, capdead;
+	struct node *root;
+	struct node **buckets;		/* (parent, name) -> node, chained by hnext */
+	size_t nbuckets, count;		/* nbuckets: a power of two */
 };
 
 /* ---- reading one layer -------------------------------------------------- */
@@ -233,11 +237,17 @@ static void mark_dead(struct node *n)
 		n->dead = true;
 }
 
-/* Remove kid @i of @dir (and everything under it) from the tree. */
-static void remove_kid(struct image *im, struct node *dir, uint32_t i)
-{
-	struct node *n = dir->kids[i];
+static void hash_remove(struct image *im, struct node *n);
 
+/* Remove @n (and everything under it) from the tree. */
+static void remove_kid(struct image *im, struct node *n)
+{
+	struct node *dir = n->parent;
+	uint32_t i = 0;
+
+	while (dir->kids[i] != n)
+		i++;
+	hash_remove(im, n);
 	memmove(dir->kids + i, dir->kids + i + 1, (dir->nkids - i - 1) * sizeof(*dir->kids));
 	dir->nkids--;
 	drop_names(n);
@@ -246,18 +256,75 @@ static void remove_kid(struct image *im, struct node *dir, uint32_t i)
 	bury(im, n);
 }
 
-static struct node *find_kid(struct node *dir, const char *name, size_t len, uint32_t *at)
+/*
+ * Entries by (parent, name): a directory of a container image may hold
+ * many thousands of entries, and every entry of every layer is looked up.
+ * A removed node stays chained until the next rehash (only live parents
+ * are ever looked up, and removed nodes are not freed before the end).
+ */
+static size_t bucket(const struct image *im, const struct node *dir, const char *name,
+		     size_t len)
+{
+	return XXH3_64bits_withSeed(name, len, (uint64_t)(uintptr_t)dir) & (im->nbuckets - 1);
+}
+
+static struct node *find_kid(const struct image *im, const struct node *dir,
+			     const char *name, size_t len)
+{
+	struct node *k = im->buckets[bucket(im, dir, name, len)];
+
+	for (; k; k = k->hnext)
+		if (k->parent == dir && k->namelen == len && !memcmp(k->name, name, len))
+			return k;
+	return NULL;
+}
+
+static void hash_insert(struct image *im, struct node *n)
+{
+	size_t b = bucket(im, n->parent, n->name, n->namelen);
+
+	n->hnext = im->buckets[b];
+	im->buckets[b] = n;
+	im->count++;
+}
+
+static void rehash_tree(struct image *im, struct node *dir)
 {
 	for (uint32_t i = 0; i < dir->nkids; i++) {
-		struct node *k = dir->kids[i];
+		hash_insert(im, dir->kids[i]);
+		if (S_ISDIR(dir->kids[i]->mode) && !dir->kids[i]->link)
+			rehash_tree(im, dir->kids[i]);
+	}
+}
 
-		if (k->namelen == len && !memcmp(k->name, name, len)) {
-			if (at)
-				*at = i;
-			return k;
+/* A new entry @name of @dir, findable. */
+static struct node *add_kid(struct image *im, struct node *dir, const char *name, size_t len)
+{
+	struct node *n = node_new(dir, name, len);
+
+	if (im->count >= im->nbuckets) {
+		free(im->buckets);
+		im->nbuckets = im->nbuckets ? im->nbuckets * 4 : 1024;
+		im->buckets = xcalloc(im->nbuckets, sizeof(*im->buckets));
+		im->count = 0;
+		rehash_tree(im, im->root);	/* @n included: it is in the tree */
+	} else {
+		hash_insert(im, n);
+	}
+	return n;
+}
+
+static void hash_remove(struct image *im, struct node *n)
+{
+	struct node **p = &im->buckets[bucket(im, n->parent, n->name, n->namelen)];
+
+	for (; *p; p = &(*p)->hnext) {
+		if (*p == n) {
+			*p = n->hnext;
+			im->count--;
+			return;
 		}
 	}
-	return NULL;
 }
 
 /* Everything under @dir that layer @layer did not write goes (opaque). */
@@ -267,7 +334,7 @@ static void prune_lower(struct image *im, struct node *dir, uint32_t layer)
 		struct node *k = dir->kids[i];
 
 		if (k->layer != layer)
-			remove_kid(im, dir, i);
+			remove_kid(im, k);
 		else if (S_ISDIR(k->mode) && !k->link)
 			prune_lower(im, k, layer);
 	}
@@ -316,14 +383,14 @@ static struct node *parent_of(struct image *im, struct node *root, const char *p
 			}
 		}
 		{
-			struct node *next = find_kid(cur, path, l, NULL);
+			struct node *next = find_kid(im, cur, path, l);
 
 			if (next && (next->link || !S_ISDIR(next->mode))) {
 				die_path(im->b, where, "entry path runs through a non-directory");
 				return NULL;
 			}
 			if (!next) {
-				next = node_new(cur, path, l);
+				next = add_kid(im, cur, path, l);
 				next->mode = S_IFDIR | 0755;
 				next->mtime = root->mtime;
 				next->layer = layer;
@@ -336,9 +403,9 @@ static struct node *parent_of(struct image *im, struct node *root, const char *p
 }
 
 /* Follow a hardlink target path to the inode it names. */
-static struct node *lookup(struct node *root, const char *path)
+static struct node *lookup(const struct image *im, const char *path)
 {
-	struct node *cur = root;
+	struct node *cur = im->root;
 
 	for (;;) {
 		size_t l;
@@ -350,7 +417,7 @@ static struct node *lookup(struct node *root, const char *path)
 			return cur;
 		if (cur->link || !S_ISDIR(cur->mode))
 			return NULL;
-		cur = find_kid(cur, path, l, NULL);
+		cur = find_kid(im, cur, path, l);
 		if (!cur)
 			return NULL;
 		path += l;
@@ -396,16 +463,15 @@ static bool is_whiteout(const char *path)
  * layer wrote, and a whiteout under a path that is not a directory (any
  * more) has nothing to remove.
  */
-static void whiteout(struct image *im, struct node *root, const char *path, uint32_t layer)
+static void whiteout(struct image *im, const char *path, uint32_t layer)
 {
 	const char *base = strrchr(path, '/');
-	struct node *dir = root, *n;
-	uint32_t at;
+	struct node *dir = im->root, *n;
 
 	if (base) {
 		char *d = xstrndup(path, (size_t)(base - path));
 
-		dir = lookup(root, d);
+		dir = lookup(im, d);
 		free(d);
 		base++;
 	} else {
@@ -418,9 +484,9 @@ static void whiteout(struct image *im, struct node *root, const char *path, uint
 		return;
 	}
 	base += strlen(WH_PREFIX);
-	n = find_kid(dir, base, strlen(base), &at);
+	n = find_kid(im, dir, base, strlen(base));
 	if (n && n->layer != layer)
-		remove_kid(im, dir, at);
+		remove_kid(im, n);
 }
 
 /* Apply entry number @index of layer @li to the tree. */
@@ -428,7 +494,7 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		       uint32_t li, size_t index, const char *where)
 {
 	const char *path = archive_entry_pathname(e), *hl = archive_entry_hardlink(e);
-	uint32_t layer = li + 1, at = 0;
+	uint32_t layer = li + 1;
 	const char *name;
 	struct node *dir, *n;
 	size_t len;
@@ -446,7 +512,7 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 			return 0;
 	}
 	if (is_whiteout(path)) {
-		whiteout(im, root, path, layer);
+		whiteout(im, path, layer);
 		return 0;
 	}
 	dir = parent_of(im, root, path, layer, where, &name, &len);
@@ -458,9 +524,9 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		reset_xattrs(root);
 		return tar_entry_meta(im->b, root, e, where);
 	}
-	n = find_kid(dir, name, len, &at);
+	n = find_kid(im, dir, name, len);
 	if (hl) {
-		struct node *target = lookup(root, hl);
+		struct node *target = lookup(im, hl);
 
 		if (target && target->link)
 			target = target->link;
@@ -472,19 +538,19 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		if (n && (n == target || n->link == target))
 			return 0;
 		if (n)
-			remove_kid(im, dir, at);
-		n = node_new(dir, name, len);
+			remove_kid(im, n);
+		n = add_kid(im, dir, name, len);
 		n->layer = layer;
 		n->link = target;
 		target->nlink++;
 		return 0;
 	}
 	if (n && (n->link || !S_ISDIR(n->mode) || !S_ISDIR(archive_entry_mode(e)))) {
-		remove_kid(im, dir, at);
+		remove_kid(im, n);
 		n = NULL;
 	}
 	if (!n)
-		n = node_new(dir, name, len);
+		n = add_kid(im, dir, name, len);
 	n->layer = layer;
 	/* A directory again: its metadata is new, its entries stay. */
 	reset_xattrs(n);
@@ -674,6 +740,9 @@ struct node *tree_from_image(struct build *b, const char *src)
 	root = node_new(NULL, "", 0);
 	root->mode = S_IFDIR | 0755;
 	root->mtime = o->have_timestamp ? o->timestamp : 0;
+	im.root = root;
+	im.nbuckets = 1024;
+	im.buckets = xcalloc(im.nbuckets, sizeof(*im.buckets));
 	for (uint32_t i = 0; !err && i < im.nlayers; i++)
 		err = layer_pass(&im, root, i, false);
 	for (uint32_t i = 0; !err && i < im.nlayers; i++)
@@ -683,6 +752,7 @@ struct node *tree_from_image(struct build *b, const char *src)
 		free(im.layers[i].member);
 	}
 	free(im.layers);
+	free(im.buckets);
 	free(im.dir);
 	free(im.archive);
 	graveyard = im.dead;
