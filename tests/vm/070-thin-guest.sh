@@ -94,4 +94,11 @@ if [ $rc -ne 0 ]; then
 	tail -n 40 "$work/guest/console.log" >&2
 	exit 1
 fi
+# systemd-shutdown names what it still has to signal; the daemon of /usr
+# must not be among them.
+if grep -E 'Sending SIG[A-Z]+ to PID [0-9]+ \(@?xipfs\)' "$work/guest/console.log"; then
+	echo "FAIL: systemd-shutdown signalled the daemon of /usr" >&2
+	exit 1
+fi
+grep -a -E 'shutdown\[1\]|reboot: ' "$work/guest/console.log" | sed 's/^/console: /' | tail -n 8
 echo "boot, run and poweroff: ${GUEST_SECONDS}s"

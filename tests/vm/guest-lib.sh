@@ -15,7 +15,8 @@
 # XIPFS_NO_SKIP) when it is missing.  GUEST_SEG is the /usr image as an
 # ivshmem segment file in /dev/shm (contrib/xipfs-vm-segment.sh).
 #
-# guest_boot boots the guest under TCG with its root disk as a snapshot (the
+# guest_boot boots the guest under TCG (with no_timer_check: on a loaded
+# host the kernel's IO-APIC timer check fails under TCG and panics) with its root disk as a snapshot (the
 # guest's writes are thrown away), /usr from the segment
 # (xipfs.usr=ivshmem:GUEST_UUID unless --append gives other usr= options),
 # and SCRIPT (a host file) run as root once the guest is up
@@ -33,7 +34,11 @@
 #   --ivshmem FILE   one more segment file as ivshmem-plain, read-only
 #                    (repeatable; the /usr segment is the first device)
 #   --qemu-arg ARG   one more QEMU argument (repeatable; split on spaces)
-#   --timeout SEC    (default $XIPFS_VM_TIMEOUT or 400)
+#   --timeout SEC    (default $XIPFS_VM_TIMEOUT or 900: TCG on a loaded host)
+#   --root IMG       the root disk (default the guest's root.img)
+#   --background     start the guest and return at once: GUEST_PID is the
+#                    pid of timeout(1), whose child is QEMU; nothing is
+#                    checked (bench/fleet-guest.sh reads DIR itself)
 . "${top_srcdir:?}/tests/vm/lib.sh"
 
 guest_require() {
@@ -52,14 +57,17 @@ guest_require() {
 }
 
 guest_boot() {
-	g_name=guest g_mem=512M g_append='' g_usr=1 g_dev='' g_extra='' g_i=1
-	g_timeout=${XIPFS_VM_TIMEOUT:-400}
+	g_name=guest g_mem=512M g_append='' g_usr=1 g_dev='' g_extra='' g_i=1 g_bg=0
+	g_root=$GUEST_CACHE/root.img
+	g_timeout=${XIPFS_VM_TIMEOUT:-900}
 	while [ $# -gt 2 ]; do
 		case $1 in
 		--name) g_name=$2 ;;
 		--mem) g_mem=$2 ;;
 		--append) g_append="$g_append $2" ;;
 		--no-usr) g_usr=0; shift; continue ;;
+		--background) g_bg=1; shift; continue ;;
+		--root) g_root=$2 ;;
 		--ivshmem)
 			g_dev="$g_dev -object memory-backend-file,id=gseg$g_i,mem-path=$2,size=$(stat -c %s "$2"),share=on,readonly=on -device ivshmem-plain,memdev=gseg$g_i"
 			g_i=$((g_i + 1)) ;;
@@ -78,14 +86,20 @@ guest_boot() {
 	fi
 	g_start=$(date +%s)
 	# shellcheck disable=SC2086
-	timeout -k 5 "$g_timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$g_mem" -smp 1 \
+	set -- timeout -k 5 "$g_timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$g_mem" -smp 1 \
 		-nodefaults -display none -no-reboot \
 		-serial "file:$g_dir/console.log" -serial "file:$g_dir/run.out" \
 		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
-		-append "console=ttyS0 root=/dev/vda rw panic=-1 $VM_KERNEL_ARGS xipfs.run $g_append" \
-		-drive "file=$GUEST_CACHE/root.img,format=raw,if=virtio,snapshot=on" \
-		-fw_cfg "name=opt/xipfs/run,file=$g_script" $g_dev $g_extra \
-		</dev/null >"$g_dir/qemu.out" 2>&1
+		-append "console=ttyS0 root=/dev/vda rw panic=-1 $VM_KERNEL_ARGS no_timer_check xipfs.run $g_append" \
+		-drive "file=$g_root,format=raw,if=virtio,snapshot=on" \
+		-fw_cfg "name=opt/xipfs/run,file=$g_script" $g_dev $g_extra
+	if [ $g_bg -eq 1 ]; then
+		"$@" </dev/null >"$g_dir/qemu.out" 2>&1 &
+		# shellcheck disable=SC2034 # for the caller
+		GUEST_PID=$!
+		return 0
+	fi
+	"$@" </dev/null >"$g_dir/qemu.out" 2>&1
 	g_qrc=$?
 	GUEST_SECONDS=$(($(date +%s) - g_start))
 	tr -d '\r' <"$g_dir/run.out" >"$g_dir/run.txt" 2>/dev/null
