@@ -109,9 +109,11 @@ if [ ! -e "$cache/install.stamp" ]; then
 			2>/dev/null; true' >>"$cache/install.log" 2>&1
 	printf '%s\n' qemu_fw_cfg >"$root/etc/modules-load.d/xipfs-guest.conf"
 	# A small initramfs boots faster: only the root disk's drivers (the
-	# xipfs hook adds fuse and xipmap).
+	# xipfs hook adds fuse and xipmap), and what bench/fleet-guest.sh's
+	# peers need to mount /usr from fstab (erofs on virtio-pmem or -blk).
 	printf '%s\n' MODULES=list COMPRESS=gzip >"$root/etc/initramfs-tools/conf.d/xipfs-guest"
-	printf '%s\n' virtio_pci virtio_blk ext4 >"$root/etc/initramfs-tools/modules"
+	printf '%s\n' virtio_pci virtio_blk ext4 erofs virtio_pmem nd_pmem \
+		>"$root/etc/initramfs-tools/modules"
 	run update-initramfs -u -k "$kver" >>"$cache/install.log" 2>&1 ||
 		die "update-initramfs failed; see $cache/install.log"
 	rm -f "$cache/images.stamp"
