@@ -2,7 +2,7 @@
 # shellcheck shell=sh
 # tests/vm/guest-lib.sh: boot the real Debian 13 guest of
 # contrib/build-guest.sh (its own kernel, initramfs and root disk; /usr an
-# xipfs image the host shares), for tests/vm/070-thin-guest.sh and
+# xipfs image the host shares), for tests/vm/090-thin-guest.sh and
 # bench/fleet-guest.sh.
 #
 #	. "$top_srcdir/tests/vm/guest-lib.sh"
