@@ -130,7 +130,9 @@ static int wopen(struct pool_writer *w, const char *name)
 		err = -ENOMEM;
 		goto out;
 	}
-	memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
+	/* No free runs: pool->runs may be NULL, and memcpy from NULL is UB. */
+	if (w->nruns)
+		memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
 	return 0;
 out:
 	if (err && err != -EINVAL && err != -EAGAIN && w->wfd < 0 && err != -ETXTBSY)
