@@ -211,6 +211,12 @@ int pool_list_line(struct xipfs_segment *seg, const char *name, char *buf, size_
 	return err;
 }
 
+/* A process on this host uses the image (a mount, a reader): gc keeps it. */
+static bool held(struct xipfs_segment *seg, const struct xipfs_pool_label *l)
+{
+	return xipfs_pool_held(xipfs_segment_fd(seg), l->super) > 0;
+}
+
 int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int users,
 	      bool json)
 {
@@ -251,11 +257,13 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 			const struct xipfs_pool_label *l = &v.pool->labels[i];
 			const struct xipfs_pool_usage *u = &v.map->use[i];
 
-			printf("%s{\"label\": \"%s\", \"version\": %u, \"live\": %s, \"super\": %" PRIu64
+			printf("%s{\"label\": \"%s\", \"version\": %u, \"live\": %s, \"held\": %s"
+			       ", \"super\": %" PRIu64
 			       ", \"added\": %" PRIu64 ", \"files\": %" PRIu64 ", \"pages\": %" PRIu64
 			       ", \"shared\": %" PRIu64 ", \"saved_bytes\": %" PRIu64
 			       ", \"metadata_pages\": %" PRIu64 "}", i ? ", " : "", l->label,
-			       l->version, l->flags & XIPFS_POOL_LIVE ? "true" : "false", l->super,
+			       l->version, l->flags & XIPFS_POOL_LIVE ? "true" : "false",
+			       held(seg, l) ? "true" : "false", l->super,
 			       l->time, u->files, u->pages, u->shared, u->saved, u->meta_pages);
 		}
 		printf("]");
@@ -271,15 +279,16 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 		       total, v.map->data, v.map->meta, v.map->dir,
 		       v.map->free + total - v.map->pages, v.map->unused, sum, saved, fill(&v));
 		mapped_print(mapped_err, &mapped, false);
-		printf("%-20s %4s %-7s %9s %9s %9s %12s\n", "LABEL", "VER", "STATE", "FILES",
-		       "PAGES", "SHARED", "SAVED");
+		printf("%-20s %4s %-7s %9s %9s %9s %12s %4s\n", "LABEL", "VER", "STATE", "FILES",
+		       "PAGES", "SHARED", "SAVED", "HELD");
 		for (uint32_t i = 0; i < v.pool->count; i++) {
 			const struct xipfs_pool_label *l = &v.pool->labels[i];
 			const struct xipfs_pool_usage *u = &v.map->use[i];
 
-			printf("%-20s %4u %-7s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %12" PRIu64 "\n",
-			       l->label, l->version, l->flags & XIPFS_POOL_LIVE ? "live" : "retired",
-			       u->files, u->pages, u->shared, u->saved);
+			printf("%-20s %4u %-7s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %12" PRIu64
+			       " %4s\n", l->label, l->version,
+			       l->flags & XIPFS_POOL_LIVE ? "live" : "retired",
+			       u->files, u->pages, u->shared, u->saved, held(seg, l) ? "yes" : "no");
 		}
 	}
 	err = v.map->errors ? -EUCLEAN : 0;

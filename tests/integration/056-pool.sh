@@ -128,6 +128,8 @@ cmp -s "$WORK/old" "$WORK/mB/$changed" || fail "the old mount of B shows new byt
 "$XIPFSCTL" stat "$pool" >"$WORK/stat" || fail "stat failed"
 grep -Eq '^B +1 retired' "$WORK/stat" || fail "B v1 is not retired"
 grep -Eq '^B +2 live' "$WORK/stat" || fail "B v2 is not live"
+grep -Eq '^B +1 retired .* yes$' "$WORK/stat" || fail "stat does not show B v1 held by its mount"
+grep -Eq '^C +1 live .* yes$' "$WORK/stat" || fail "stat does not show C held by its mount"
 
 # --- remove and gc: a mounted retired image is kept, then freed
 "$XIPFSCTL" remove "$pool" C || fail "remove failed"
@@ -151,6 +153,8 @@ got=$("$XIPFSCTL" stat --json "$pool" | "$PY" -c 'import json,sys; print(json.lo
 # Pages gc freed are handed out again.
 "$XIPFSCTL" add "$pool" "$WORK/C.img" || fail "add C again failed"
 "$XIPFSCTL" fsck -q "seg:$pool" || fail "fsck after re-adding C failed"
+"$XIPFSCTL" stat "$pool" >"$WORK/stat" || fail "stat failed"
+grep -Eq '^C +1 live .* no$' "$WORK/stat" || fail "stat shows the unmounted C held"
 
 # --- refusals: a full pool, a bad label, a one-image segment
 "$XIPFSCTL" create "tiny$$" --size 64K || fail "create tiny failed"
