@@ -503,7 +503,8 @@ static struct xipfs_pool_label *labels_copy(const struct xipfs_pool_info *pool)
 {
 	struct xipfs_pool_label *l = calloc(pool->count + 1, sizeof(*l));
 
-	if (l)
+	/* An empty pool has no labels: pool->labels may be NULL. */
+	if (l && pool->count)
 		memcpy(l, pool->labels, pool->count * sizeof(*l));
 	return l;
 }
