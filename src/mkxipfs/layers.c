@@ -93,11 +93,21 @@ static la_ssize_t blob_read(struct archive *a, void *ctx, const void **out)
 
 static la_ssize_t member_read(struct archive *a, void *ctx, const void **out)
 {
+	static const uint8_t gzip[] = { 0x1f, 0x8b }, zstd[] = { 0x28, 0xb5, 0x2f, 0xfd };
 	struct layer_in *in = ctx;
 	la_ssize_t n = archive_read_data(in->outer, in->buf, sizeof(in->buf));
 
 	if (n < 0)
 		archive_set_error(a, EIO, "%s", archive_error_string(in->outer));
+	/* A diff_id is the digest of the tar: a compressed member has none to check. */
+	if (n > 0 && in->md && !in->bytes &&
+	    ((n >= 2 && !memcmp(in->buf, gzip, 2)) || (n >= 4 && !memcmp(in->buf, zstd, 4)))) {
+		EVP_MD_CTX_free(in->md);
+		in->md = NULL;
+	}
+	if (n > 0 && in->md)
+		EVP_DigestUpdate(in->md, in->buf, (size_t)n);
+	in->bytes += n > 0 ? (uint64_t)n : 0;
 	*out = in->buf;
 	return n;
 }
@@ -148,6 +158,11 @@ static int layer_open(struct image *im, struct layer *l, struct layer_in *in)
 
 		if (err)
 			return err;
+		if (l->digest[0]) {
+			in->md = EVP_MD_CTX_new();
+			if (!in->md || !EVP_DigestInit_ex(in->md, EVP_sha256(), NULL))
+				return -ENOMEM;
+		}
 		in->a = archive_new_tar();
 		r = archive_read_open(in->a, in, NULL, member_read, NULL);
 	} else {
@@ -178,17 +193,25 @@ static int layer_close(struct image *im, struct layer *l, struct layer_in *in, b
 {
 	int err = 0;
 
-	if (in->fd >= 0 && check) {
+	if (in->md && check) {
 		const void *p;
+
+		/* The digest covers all of it: the tar's end padding too. */
+		while ((in->fd >= 0 ? blob_read(in->a, in, &p) : member_read(in->a, in, &p)) > 0)
+			;
+	}
+	if (in->md && check) {
 		uint8_t sum[32];
 		char got[XIPFS_DIGEST_STR_LEN];
 		unsigned len;
 
-		while (blob_read(in->a, in, &p) > 0)
-			;
 		EVP_DigestFinal_ex(in->md, sum, &len);
 		xipfs_digest_format(sum, got);
-		if (strcmp(got, l->digest) || in->bytes != l->size) {
+		if (in->fd < 0 && strcmp(got, l->digest)) {
+			die_path(im->b, im->label, "layer %s: its tar has digest %s, the image config's diff_id is %s",
+				 l->member, got, l->digest);
+			err = -EUCLEAN;
+		} else if (in->fd >= 0 && (strcmp(got, l->digest) || in->bytes != l->size)) {
 			die_path(im->b, im->label, "layer %s: the blob is %llu bytes with digest %s, the manifest says %llu bytes",
 				 l->digest, (unsigned long long)in->bytes, got,
 				 (unsigned long long)l->size);
@@ -666,32 +689,85 @@ out:
 	return err;
 }
 
-/* docker save: manifest.json names the layers (tar members) in order. */
-static int docker_layers(struct image *im, const char *src)
+/* Member @name of the docker archive, whole (a JSON file), parsed as @type. */
+static json_object *read_member(struct image *im, const char *name, json_type type)
 {
 	struct archive *outer = NULL;
-	json_object *m = NULL, *layers;
-	char *text = NULL;
+	json_object *obj = NULL;
+	char *text = xmalloc(OCI_JSON_MAX + 1);
 	la_ssize_t n = 0;
 	size_t len = 0;
-	int err;
 
-	im->archive = xstrdup(src + strlen("docker-archive:"));
-	text = xmalloc(OCI_JSON_MAX + 1);
-	err = open_member(im, "manifest.json", &outer);
-	if (err)
+	if (open_member(im, name, &outer))
 		goto out;
 	while (len < OCI_JSON_MAX &&
 	       (n = archive_read_data(outer, text + len, OCI_JSON_MAX - len)) > 0)
 		len += (size_t)n;
-	if (n < 0) {
-		die_path(im->b, im->archive, "manifest.json: %s", archive_error_string(outer));
-		err = -EIO;
-		goto out;
+	if (n < 0)
+		die_path(im->b, im->archive, "%s: %s", name, archive_error_string(outer));
+	else
+		obj = oci_parse_json(name, text, len, type);
+out:
+	archive_read_free(outer);
+	free(text);
+	return obj;
+}
+
+/*
+ * The image config's rootfs.diff_ids: the SHA-256 of each layer's tar, as
+ * docker save stores them (uncompressed), checked while they are read.
+ */
+static int docker_diff_ids(struct image *im, json_object *image)
+{
+	json_object *cfgname, *cfg, *rootfs, *ids;
+	int err = 0;
+
+	if (!json_object_object_get_ex(image, "Config", &cfgname) ||
+	    !json_object_is_type(cfgname, json_type_string))
+		return 0;	/* nothing to check against */
+	cfg = read_member(im, json_object_get_string(cfgname), json_type_object);
+	if (!cfg)
+		return -EINVAL;
+	if (json_object_object_get_ex(cfg, "rootfs", &rootfs) &&
+	    json_object_object_get_ex(rootfs, "diff_ids", &ids) &&
+	    json_object_is_type(ids, json_type_array)) {
+		if (json_object_array_length(ids) != im->nlayers) {
+			die_path(im->b, im->archive, "%s: %zu diff_ids for %zu layers",
+				 json_object_get_string(cfgname), json_object_array_length(ids),
+				 im->nlayers);
+			err = -EINVAL;
+		}
+		for (size_t i = 0; !err && i < im->nlayers; i++) {
+			const char *d = json_object_get_string(json_object_array_get_idx(ids, i));
+			uint8_t raw[32];
+
+			if (!d || xipfs_digest_parse(d, raw)) {
+				die_path(im->b, im->archive, "%s: diff_id %zu is not a sha256 digest",
+					 json_object_get_string(cfgname), i + 1);
+				err = -EINVAL;
+				break;
+			}
+			snprintf(im->layers[i].digest, sizeof(im->layers[i].digest), "%s", d);
+			im->layers[i].size = UINT64_MAX;	/* not known */
+		}
 	}
-	m = oci_parse_json("manifest.json", text, len, json_type_array);
-	if (!m || json_object_array_length(m) != 1 ||
-	    !json_object_object_get_ex(json_object_array_get_idx(m, 0), "Layers", &layers) ||
+	json_object_put(cfg);
+	return err;
+}
+
+/* docker save: manifest.json names the layers (tar members) in order. */
+static int docker_layers(struct image *im, const char *src)
+{
+	json_object *m, *image, *layers;
+	int err = 0;
+
+	im->archive = xstrdup(src + strlen("docker-archive:"));
+	m = read_member(im, "manifest.json", json_type_array);
+	if (!m)
+		return -EINVAL;
+	image = json_object_array_get_idx(m, 0);
+	if (json_object_array_length(m) != 1 ||
+	    !json_object_object_get_ex(image, "Layers", &layers) ||
 	    !json_object_is_type(layers, json_type_array)) {
 		die_path(im->b, im->archive, "manifest.json: expected one image with a Layers array");
 		err = -EINVAL;
@@ -709,10 +785,9 @@ static int docker_layers(struct image *im, const char *src)
 		}
 		im->layers[i].member = xstrdup(json_object_get_string(l));
 	}
+	err = docker_diff_ids(im, image);
 out:
 	json_object_put(m);
-	archive_read_free(outer);
-	free(text);
 	return err;
 }
 

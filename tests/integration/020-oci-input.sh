@@ -33,6 +33,13 @@ cmp "$WORK/a.img" "$WORK/z.img" || fail "zstd layers give another image than gzi
 skopeo copy -q "oci:$L:top" "docker-archive:$WORK/d.tar:test:top"
 gen_image "docker-archive:$WORK/d.tar" "$WORK/d.img"
 cmp "$WORK/a.img" "$WORK/d.img" || fail "the docker-archive gives another image"
+# A docker-archive layer is checked against the config's diff_id.
+member=$("$PY" "$TESTS/dockerflip.py" "$WORK/d.tar" 2)
+if "$MKXIPFS" -q "docker-archive:$WORK/d.tar" "$WORK/bad.img" 2>"$WORK/err"; then
+	fail "a damaged docker-archive layer was accepted"
+fi
+grep -q "layer $member: its tar has digest sha256:.*diff_id is" "$WORK/err" ||
+	fail "wrong message: $(cat "$WORK/err")"
 
 # A multi-platform index: this host's platform, unless --platform says.
 "$PY" - "$L" <<'PY'
