@@ -10,14 +10,16 @@
  * on the FUSE file land here and map the segment's own frames: one physical
  * copy serves every process (and every guest sharing the BAR).
  *
- * Frames with a struct page (shmem) are returned from ->fault in vmf->page:
- * ordinary refcounted PTEs, so COW, GUP and ptrace behave as for any file.
- * Every folio of such a segment is pinned at attach (memfd_pin_folios(),
- * long-term semantics): the PTEs are not in the segment file's rmap, so
- * migration, compaction, CMA and reclaim must never try to move them.
- * BAR frames have no struct page and are inserted as special PTEs
- * (VM_MIXEDMAP); private write faults copy them through a temporary page.
- * Such mappings are also VM_IO, so GUP refuses them and ptrace and
+ * A read fault maps the faulting page and its neighbours (fault-around,
+ * see XIPMAP_FAULT_AROUND).  Frames with a struct page (shmem) become
+ * ordinary refcounted file PTEs (vm_insert_pages()), so COW, GUP and ptrace
+ * behave as for any file.  Every folio of such a segment is pinned at
+ * attach (memfd_pin_folios(), long-term semantics): the PTEs are not in
+ * the segment file's rmap, so migration, compaction, CMA and reclaim must
+ * never try to move them.  BAR frames have no struct page and are inserted
+ * as special PTEs (VM_MIXEDMAP).  Private write faults hand the core the
+ * page to copy (BAR frames through a temporary page).
+ * BAR mappings are also VM_IO, so GUP refuses them and ptrace and
  * /proc/PID/mem go through ->access, which reads the segment or the
  * process's own COW copies, and writes (breakpoints) into a page only the
  * process maps, else into a copy replacing it (xipmap_access_write()).
@@ -38,9 +40,11 @@
  * the FUSE mount.  Its superblock and every backing file hold the module.
  *
  * Other limits, by design or known:
- * - A PMD-sized shmem folio would be mapped whole by finish_fault(), so
- *   faults on one get SIGBUS with a logged reason (tmpfs huge=never, the
- *   default, never makes them).
+ * - Huge (PMD-sized) shmem folios work as segment backing, but their pages
+ *   are mapped one PTE at a time: a file's pages need not be a folio's
+ *   pages in order.
+ * - MAP_POPULATE prefaults shmem segment files; BAR mappings are VM_IO,
+ *   which populating skips, so they fault (with fault-around).
  * - ptrace writes (breakpoints) into private mappings of shmem segments
  *   COW as for any file; see above for BAR segments.  ->access is not
  *   told FOLL_FORCE, so /proc/PID/mem writes into BAR mappings without
@@ -74,6 +78,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/unaligned.h>
 #include <linux/version.h>
 
@@ -287,87 +292,284 @@ static const struct file_operations xipmap_seg_fops = {
 	.release = xipmap_seg_fop_release,
 };
 
-static vm_fault_t xipmap_fault(struct vm_fault *vmf)
+/*
+ * Fault-around: a read fault maps the pages around the faulting one that
+ * the segment already holds, up to this many, aligned like the core's
+ * do_fault_around() (fault_around_bytes, 64 KiB by default) and inside one
+ * page table.  MADV_SEQUENTIAL widens it to the whole page table,
+ * MADV_RANDOM turns it off.  The core's fault-around calls ->map_pages
+ * under RCU, where a module has no exported way to set PTEs, so the pages
+ * are inserted from ->fault instead (as TTM prefaults), with the PTE lock
+ * taken once per batch (vm_insert_pages()).
+ */
+#define XIPMAP_FAULT_AROUND	16
+/* Pages handed to vm_insert_pages() at once (an array on the stack). */
+#define XIPMAP_INSERT_BATCH	16
+
+/*
+ * The file pages [*first, *last] a read fault at vmf->pgoff maps: inside
+ * the vma, the page table of the faulting address and the file's @npages.
+ */
+static void xipmap_fault_window(struct vm_fault *vmf, pgoff_t npages,
+				pgoff_t *first, pgoff_t *last)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct xipmap_inode *xi = xipmap_xi(file_inode(vma->vm_file));
-	struct xipmap_seg *seg = xi->seg;
-	loff_t isize = i_size_read(file_inode(vma->vm_file));
-	struct page *page;
-	vm_fault_t ret;
-	s64 idx;
+	unsigned long nr = XIPMAP_FAULT_AROUND;
+	pgoff_t pte_off = pte_index(vmf->address);
+	pgoff_t vma_off = vmf->pgoff - vma->vm_pgoff;
+	pgoff_t from, to;
 
-	if (vmf->pgoff >= DIV_ROUND_UP(isize, PAGE_SIZE))
-		return VM_FAULT_SIGBUS;
-	idx = xipmap_lookup(xi, vmf->pgoff);
-	if (idx < 0)
-		return VM_FAULT_SIGBUS;
+	if ((vma->vm_flags & VM_RAND_READ) || userfaultfd_armed(vma))
+		nr = 1;
+	else if (vma->vm_flags & VM_SEQ_READ)
+		nr = PTRS_PER_PTE;
+	from = max(ALIGN_DOWN(pte_off, nr), pte_off - min(pte_off, vma_off));
+	to = min3(from + nr, (pgoff_t)PTRS_PER_PTE,
+		  pte_off + vma_pages(vma) - vma_off) - 1;
+	*first = vmf->pgoff - (pte_off - from);
+	*last = min(vmf->pgoff + (to - pte_off), npages - 1);
+}
+
+/*
+ * A neighbour's page for fault-around, with a reference, or NULL when it is
+ * not at hand: only folios already in the segment's page cache and up to
+ * date are taken (no swap-in, no allocation, no I/O).
+ */
+static struct page *xipmap_shmem_page_cached(struct xipmap_seg *seg, u64 idx)
+{
+	struct folio *folio = filemap_get_folio(seg->file->f_mapping, idx);
+	struct page *page;
+
+	if (IS_ERR(folio))
+		return NULL;
+	page = folio_file_page(folio, idx);
+	if (!folio_test_uptodate(folio) || PageHWPoison(page)) {
+		folio_put(folio);
+		return NULL;
+	}
+	return page;
+}
+
+/*
+ * The page to map at file page @pgoff of a shmem segment file, with a
+ * reference: the segment's page, or our zero page for a hole.  For the
+ * faulting page (@fault) an ERR_PTR on failure; for a neighbour NULL when
+ * it is not at hand.
+ */
+static struct page *xipmap_shmem_map_page(struct xipmap_inode *xi,
+					  pgoff_t pgoff, bool fault)
+{
+	s64 idx = xipmap_lookup(xi, pgoff);
 
 	if (idx == 0) {
 		/* Our own zero page: core code may take references on it. */
 		get_page(xipmap_zero_page);
+		return xipmap_zero_page;
+	}
+	if (idx < 0)
+		return fault ? ERR_PTR(-EFAULT) : NULL;
+	if (fault)
+		return xipmap_shmem_page(xi->seg, idx);
+	return xipmap_shmem_page_cached(xi->seg, idx);
+}
+
+/*
+ * Map @n pages at @addr and drop the caller's references to them (the
+ * PTEs hold their own).  A page whose PTE is already set (a racing fault,
+ * a COW copy) is left as it is.  Returns 0, or the error of the page at
+ * index @want if it could not be mapped (@want < 0: none of interest).
+ */
+static int xipmap_insert_run(struct vm_area_struct *vma, unsigned long addr,
+			     struct page **pages, unsigned long n, long want)
+{
+	unsigned long i, at = 0;
+	int ret = 0;
+
+	while (at < n) {
+		unsigned long left = n - at, done;
+		int err = vm_insert_pages(vma, addr, pages + at, &left);
+
+		if (!err)
+			break;
+		done = n - at - left;	/* pages[at + done] failed */
+		if (err != -EBUSY) {
+			if (want >= (long)(at + done))
+				ret = err;
+			break;
+		}
+		at += done + 1;
+		addr += (done + 1) << PAGE_SHIFT;
+	}
+	for (i = 0; i < n; i++)
+		put_page(pages[i]);
+	return ret;
+}
+
+/*
+ * Read fault on a shmem segment file: map the faulting page and the
+ * neighbours at hand as ordinary file PTEs (refcounted, counted in the
+ * folio's mapcount, as the core's fault-around maps the page cache), one
+ * page at a time: the pages of a huge folio need not be the file's pages
+ * in order, so neither a PMD nor the folio as a whole is ever mapped.
+ */
+static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
+				     struct xipmap_inode *xi, pgoff_t npages)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct page *pages[XIPMAP_INSERT_BATCH];
+	unsigned long start = 0, n = 0;
+	pgoff_t first, last, pgoff;
+	long want = -1;
+	int err = 0;
+
+	xipmap_fault_window(vmf, npages, &first, &last);
+	for (pgoff = first; pgoff <= last; pgoff++) {
+		bool fault = pgoff == vmf->pgoff;
+		struct page *page = xipmap_shmem_map_page(xi, pgoff, fault);
+
+		if (IS_ERR(page)) {
+			err = PTR_ERR(page);
+			break;
+		}
+		/* Map the run so far when it breaks or fills the batch. */
+		if (n && (!page || n == ARRAY_SIZE(pages))) {
+			err = xipmap_insert_run(vma, start, pages, n, want);
+			n = 0;
+			want = -1;
+			if (err)
+				break;
+		}
+		if (!page)
+			continue;
+		if (!n)
+			start = vma->vm_start +
+				((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+		if (fault)
+			want = n;
+		pages[n++] = page;
+	}
+	if (n) {
+		int ret = xipmap_insert_run(vma, start, pages, n, want);
+
+		if (!err)
+			err = ret;
+	}
+	return err ? vmf_error(err) : VM_FAULT_NOPAGE;
+}
+
+/*
+ * Read fault on a BAR segment file: insert the faulting frame and its
+ * neighbours as special PTEs (no struct page), holes as our zero page.
+ * Only the faulting page's result counts; a neighbour that fails (or is
+ * already mapped) is left to its own fault.
+ */
+static vm_fault_t xipmap_fault_bar(struct vm_fault *vmf,
+				   struct xipmap_inode *xi, pgoff_t npages)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct xipmap_seg *seg = xi->seg;
+	pgoff_t first, last, pgoff;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	xipmap_fault_window(vmf, npages, &first, &last);
+	down_read(&seg->lock);
+	if (seg->gone)
+		goto out;
+	for (pgoff = first; pgoff <= last; pgoff++) {
+		unsigned long addr = vma->vm_start +
+			((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+		s64 idx = xipmap_lookup(xi, pgoff);
+		unsigned long pfn;
+		vm_fault_t r;
+		int err;
+
+		if (idx < 0) {
+			r = VM_FAULT_SIGBUS;
+		} else if (idx == 0) {
+			err = vm_insert_page(vma, addr, xipmap_zero_page);
+			r = err && err != -EBUSY ? vmf_error(err) :
+				VM_FAULT_NOPAGE;
+		} else {
+			pfn = PHYS_PFN(seg->phys) + idx;
+#if KERNEL_VERSION(6, 17, 0) <= LINUX_VERSION_CODE
+			r = vmf_insert_mixed(vma, addr, pfn);
+#else
+			r = vmf_insert_mixed(vma, addr, pfn_to_pfn_t(pfn));
+#endif
+		}
+		if (pgoff == vmf->pgoff)
+			ret = r;
+	}
+out:
+	up_read(&seg->lock);
+	return ret;
+}
+
+/*
+ * A private write fault on a frame without a struct page: hand the core a
+ * temporary page holding the frame's bytes (our zero page for a hole); it
+ * copies that into the COW page, maps the copy and frees the temporary
+ * page.  (VM_FAULT_DONE_COW would leave mapping the copy to us, through
+ * finish_fault(), which is not exported.)
+ */
+static vm_fault_t xipmap_fault_bar_cow(struct vm_fault *vmf, s64 idx)
+{
+	struct xipmap_seg *seg = xipmap_xi(file_inode(vmf->vma->vm_file))->seg;
+	struct page *page;
+
+	if (idx == 0) {
+		get_page(xipmap_zero_page);
 		vmf->page = xipmap_zero_page;
 		return 0;
 	}
-
-	if (seg->kind == XIPMAP_KIND_SHMEM) {
-		page = xipmap_shmem_page(seg, idx);
-		if (IS_ERR(page))
-			return vmf_error(PTR_ERR(page));
-		/*
-		 * finish_fault() would map a PMD-sized folio whole, which is
-		 * only right when the file's pages are the folio's pages in
-		 * order.  Segments on tmpfs with huge=never never get here.
-		 */
-		if (folio_test_pmd_mappable(page_folio(page))) {
-			pr_warn_ratelimited("segment page %lld is in a huge folio: mount tmpfs with huge=never\n",
-					    idx);
-			put_page(page);
-			return VM_FAULT_SIGBUS;
-		}
-		vmf->page = page;
-		return 0;
-	}
-
-	if (vmf->cow_page) {
-		/*
-		 * Private write fault on a frame without a struct page: hand
-		 * the core a temporary page holding the frame's bytes; it
-		 * copies that into the COW page, maps the copy and frees the
-		 * temporary page.  (VM_FAULT_DONE_COW would leave mapping the
-		 * copy to us, through finish_fault(), which is not exported.)
-		 */
-		page = alloc_page(GFP_HIGHUSER);
-		if (!page)
-			return VM_FAULT_OOM;
-		down_read(&seg->lock);
-		if (seg->gone) {
-			up_read(&seg->lock);
-			put_page(page);
-			return VM_FAULT_SIGBUS;
-		}
-		memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
-			       PAGE_SIZE);
-		up_read(&seg->lock);
-		vmf->page = page;
-		return 0;
-	}
-
+	page = alloc_page(GFP_HIGHUSER);
+	if (!page)
+		return VM_FAULT_OOM;
 	down_read(&seg->lock);
 	if (seg->gone) {
-		ret = VM_FAULT_SIGBUS;
-	} else {
-		unsigned long pfn = PHYS_PFN(seg->phys) + idx;
-
-#if KERNEL_VERSION(6, 17, 0) <= LINUX_VERSION_CODE
-		ret = vmf_insert_mixed(vma, vmf->address, pfn);
-#else
-		ret = vmf_insert_mixed(vma, vmf->address,
-				       pfn_to_pfn_t(pfn));
-#endif
+		up_read(&seg->lock);
+		put_page(page);
+		return VM_FAULT_SIGBUS;
 	}
+	memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT), PAGE_SIZE);
 	up_read(&seg->lock);
-	return ret;
+	vmf->page = page;
+	return 0;
+}
+
+/*
+ * Read faults map the page and its neighbours themselves (VM_FAULT_NOPAGE).
+ * A private write fault (vmf->cow_page) returns the page to copy in
+ * vmf->page and the core makes the copy; nothing is mapped around it, as
+ * the core's do_cow_fault() does no fault-around either.  Shared mappings
+ * are never writable (xipmap_mmap()).
+ */
+static vm_fault_t xipmap_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct xipmap_inode *xi = xipmap_xi(file_inode(vma->vm_file));
+	loff_t isize = i_size_read(file_inode(vma->vm_file));
+	pgoff_t npages = DIV_ROUND_UP(isize, PAGE_SIZE);
+	struct page *page;
+	s64 idx;
+
+	if (vmf->pgoff >= npages)
+		return VM_FAULT_SIGBUS;
+	idx = xipmap_lookup(xi, vmf->pgoff);
+	if (idx < 0)
+		return VM_FAULT_SIGBUS;
+	if (!vmf->cow_page) {
+		if (xi->seg->kind == XIPMAP_KIND_SHMEM)
+			return xipmap_fault_shmem(vmf, xi, npages);
+		return xipmap_fault_bar(vmf, xi, npages);
+	}
+	if (xi->seg->kind == XIPMAP_KIND_BAR)
+		return xipmap_fault_bar_cow(vmf, idx);
+	page = xipmap_shmem_map_page(xi, vmf->pgoff, true);
+	if (IS_ERR(page))
+		return vmf_error(PTR_ERR(page));
+	vmf->page = page;
+	return 0;
 }
 
 /* What a BAR-backed private mapping holds at an address. */
@@ -610,7 +812,9 @@ static int xipmap_mmap(struct file *file, struct vm_area_struct *vma)
 	 * ptrace goes through xipmap_access().
 	 */
 	if (xi->seg->kind == XIPMAP_KIND_BAR)
-		vm_flags_set(vma, VM_MIXEDMAP | VM_IO);
+		vm_flags_set(vma, VM_IO);
+	/* Faults insert pages and frames themselves (vm_insert_pages()). */
+	vm_flags_set(vma, VM_MIXEDMAP);
 	vma->vm_ops = &xipmap_vm_ops;
 	return 0;
 }

@@ -26,6 +26,16 @@
  *   xip-probe mapsum FILE...
  *	map each FILE shared and read it in full through the mapping; print
  *	"FILES BYTES SUM" (a byte sum, to compare with a read() pass).
+ *   xip-probe touch MODE FILE...
+ *	map each FILE MAP_PRIVATE and read one byte per page, first touch;
+ *	print "FILE PAGES NS MINFLT SUM": the nanoseconds and minor faults of
+ *	the reading loop alone and the sum of the bytes read.  MODE: plain,
+ *	random or sequential (madvise before the loop), or populate
+ *	(MAP_POPULATE; then mmap() is timed and counted too).
+ *   xip-probe around FILE OFFSET
+ *	map FILE MAP_PRIVATE, touch the page at OFFSET only, and print
+ *	"OFF PFN" for every page within 15 pages of it that is mapped (what
+ *	fault-around mapped besides the touched page).
  *   xip-probe ptrace PROGRAM
  *	run PROGRAM under ptrace, stopped at its entry point: compare the
  *	text read with PTRACE_PEEKTEXT against the file, then plant a
@@ -45,9 +55,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -325,6 +337,96 @@ static int cmd_mapsum(int n, char **files)
 	return 0;
 }
 
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cmd_touch(const char *mode, int n, char **files)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	int advice = -1, flags = MAP_PRIVATE;
+
+	if (!strcmp(mode, "random"))
+		advice = MADV_RANDOM;
+	else if (!strcmp(mode, "sequential"))
+		advice = MADV_SEQUENTIAL;
+	else if (!strcmp(mode, "populate"))
+		flags |= MAP_POPULATE;
+	else if (strcmp(mode, "plain"))
+		die("touch: unknown mode %s", mode);
+	for (int i = 0; i < n; i++) {
+		int fd = open(files[i], O_RDONLY);
+		unsigned long long sum = 0;
+		const volatile unsigned char *m;
+		long long t0, t1;
+		long f0, f1;
+		struct stat st;
+		off_t j;
+
+		if (fd < 0 || fstat(fd, &st) < 0)
+			die("%s: %s", files[i], strerror(errno));
+		if (!st.st_size)
+			die("%s: empty", files[i]);
+		f0 = minflt();
+		t0 = now_ns();
+		m = mmap(NULL, st.st_size, PROT_READ, flags, fd, 0);
+		if (m == MAP_FAILED)
+			die("mmap %s: %s", files[i], strerror(errno));
+		if (advice >= 0 && madvise((void *)m, st.st_size, advice) < 0)
+			die("madvise %s: %s", files[i], strerror(errno));
+		if (!(flags & MAP_POPULATE)) {
+			f0 = minflt();
+			t0 = now_ns();
+		}
+		for (j = 0; j < st.st_size; j += ps)
+			sum += m[j];
+		t1 = now_ns();
+		f1 = minflt();
+		printf("%s %lld %lld %ld %llu\n", files[i], (long long)((st.st_size + ps - 1) / ps),
+		       t1 - t0, f1 - f0, sum);
+		munmap((void *)m, st.st_size);
+		close(fd);
+	}
+	return 0;
+}
+
+static int cmd_around(const char *path, off_t off)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	int fd = open(path, O_RDONLY);
+	const volatile unsigned char *m;
+	struct stat st;
+	off_t at = off & ~(off_t)(ps - 1), p;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		die("%s: %s", path, strerror(errno));
+	if (at >= st.st_size)
+		die("%s: offset %lld past EOF", path, (long long)off);
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap %s: %s", path, strerror(errno));
+	(void)m[at];
+	for (p = at > 15 * ps ? at - 15 * ps : 0; p <= at + 15 * ps && p < st.st_size; p += ps) {
+		uint64_t pfn = pfn_of((const void *)(m + p));
+
+		if (pfn)
+			printf("%lld %" PRIu64 "\n", (long long)p, pfn);
+	}
+	return 0;
+}
+
 static unsigned long entry_of(pid_t pid)
 {
 	char p[64];
@@ -460,8 +562,12 @@ int main(int argc, char **argv)
 		return cmd_mapsum(argc - 2, argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "ptrace"))
 		return cmd_ptrace(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "touch"))
+		return cmd_touch(argv[2], argc - 3, argv + 3);
+	if (argc == 4 && !strcmp(argv[1], "around"))
+		return cmd_around(argv[2], strtoll(argv[3], NULL, 0));
 	fprintf(stderr, "usage: xip-probe pfn|hold FILE OFFSET | segpfn IMAGE PATH OFFSET PCIDEV |\n"
 		"       imgoff IMAGE PATH OFFSET | cow FILE | dying FILE | mapsum FILE... |\n"
-		"       ptrace PROGRAM\n");
+		"       ptrace PROGRAM | touch MODE FILE... | around FILE OFFSET\n");
 	return 2;
 }
