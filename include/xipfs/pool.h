@@ -38,8 +38,8 @@ struct xipfs_pool_info {
 	uint64_t generation, commit_time;
 	uint64_t next_page;		/* pages >= this never handed out */
 	uint32_t count, free_count;
-	struct xipfs_pool_label *labels;	/* [count], in directory order */
-	struct xipfs_pool_run *runs;	/* [free_count], host endian */
+	struct xipfs_pool_label *labels;	/* [count], in directory order; never NULL */
+	struct xipfs_pool_run *runs;	/* [free_count], host endian; never NULL */
 };
 
 /* 1 if the mapping starts with a pool header, else 0. */

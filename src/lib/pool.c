@@ -159,8 +159,11 @@ int xipfs_pool_read(const void *base, size_t size, const char *name,
 		p->runs = NULL;
 		p->count = p->free_count = 0;
 		if (!dir) {
+			/* Empty, but never NULL: callers copy count entries. */
 			p->next_page = 1;
-			err = 0;
+			p->labels = calloc(1, sizeof(*p->labels));
+			p->runs = calloc(1, sizeof(*p->runs));
+			err = p->labels && p->runs ? 0 : -ENOMEM;
 			break;
 		}
 		err = read_dir(b, p, dir, &why);
