@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Time python3 starts whose stdlib lives on each of several mounts.
 
-Usage: startup.py ROUNDS RUNS NAME=HOME...   (one NAME=PYTHONHOME a mount)
+Usage: startup.py ROUNDS RUNS NAME=HOME[@PID]...  (one PYTHONHOME a mount,
+                                                PID: its daemon's)
        startup.py latency NAME=DIR...        (round trip of single requests)
 
 Every variant runs RUNS starts in each of ROUNDS rounds, the variants in a
 new order each round, so that load from other work on the machine falls on
 all of them alike.  Prints median and best per variant and their ratio to
-the first (the reference, tmpfs).  The interpreter is Debian's
+the first (the reference, tmpfs); and the CPU time per start, python's
+own (user + system, which holds the kernel's FUSE work) plus the daemon's
+(clock ticks, summed over all runs), which other work on a loaded
+machine disturbs far less than wall time.  The interpreter is Debian's
 /usr/bin/python3, whose stdlib a PYTHONHOME elsewhere must match
 (ENVIRONMENT.md).
 """
@@ -23,31 +27,58 @@ WORK = ("import json, re, collections, subprocess, argparse, logging, "
         "email.parser, decimal, http.client")
 
 
+def daemon_ticks(pid):
+    """utime + stime of every thread, living or gone, in clock ticks."""
+    if not pid:
+        return 0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def start(home):
+    """Wall time and the child's CPU time (user + system) of one start."""
     env = {"PYTHONHOME": home, "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
     t0 = time.perf_counter()
-    subprocess.run([PY, "-c", WORK], env=env, check=True)
-    return time.perf_counter() - t0
+    p = subprocess.Popen([PY, "-c", WORK], env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if status:
+        sys.exit(f"startup.py: python3 with PYTHONHOME={home} failed ({status:#x})")
+    return wall, ru.ru_utime + ru.ru_stime
 
 
 def startup(rounds, runs, variants):
-    times = {name: [] for name, _ in variants}
-    for name, home in variants:         # warm every cache first
+    variants = [(n, h.split("@")[0], int(h.split("@")[1]) if "@" in h else 0)
+                for n, h in variants]
+    times = {name: [] for name, _, _ in variants}
+    cpu = {name: 0.0 for name, _, _ in variants}
+    ticks = {name: 0 for name, _, _ in variants}
+    for name, home, _ in variants:         # warm every cache first
         start(home)
         start(home)
     order = list(variants)
     for _ in range(rounds):
         random.shuffle(order)
-        for name, home in order:
+        for name, home, pid in order:
             for _ in range(runs):
-                times[name].append(start(home))
+                t0 = daemon_ticks(pid)
+                wall, c = start(home)
+                ticks[name] += daemon_ticks(pid) - t0
+                times[name].append(wall)
+                cpu[name] += c
+    n = rounds * runs
+    hz = os.sysconf("SC_CLK_TCK")
     ref = statistics.median(times[variants[0][0]])
     ref_best = min(times[variants[0][0]])
-    print(f"{'variant':<22} {'median ms':>10} {'best ms':>9} {'x median':>9} {'x best':>7}")
-    for name, _ in variants:
+    ref_cpu = cpu[variants[0][0]] / n
+    print(f"{'variant':<16} {'median ms':>10} {'best ms':>8} {'x median':>9} {'x best':>7}"
+          f" {'py cpu ms':>10} {'daemon ms':>10} {'x cpu':>6}")
+    for name, _, _ in variants:
         med, best = statistics.median(times[name]), min(times[name])
-        print(f"{name:<22} {med * 1e3:10.2f} {best * 1e3:9.2f} "
-              f"{med / ref:9.3f} {best / ref_best:7.3f}")
+        c, d = cpu[name] / n, ticks[name] / hz / n
+        print(f"{name:<16} {med * 1e3:10.2f} {best * 1e3:8.2f} {med / ref:9.3f}"
+              f" {best / ref_best:7.3f} {c * 1e3:10.2f} {d * 1e3:10.2f} {(c + d) / ref_cpu:6.3f}")
 
 
 def per_op(fn, n):

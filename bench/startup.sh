@@ -3,9 +3,11 @@
 # python3 start plus 9 stdlib imports, with the stdlib on each mount
 # (Debian's /usr/bin/python3, PYTHONHOME pointing into the mount), on the
 # host: tmpfs, xipfs (multi- and single-threaded), in-kernel erofs and
-# squashfuse_ll.  Then the FUSE requests of one cold and one warm start by
-# type with the daemon's time per request (-o stats), and the round trip of
-# requests the kernel cannot cache.
+# squashfuse_ll: wall time, and CPU time (python's and the daemon's), which
+# a loaded machine disturbs less.  Then the FUSE requests of one cold and
+# one warm start by type with the daemon's time per request (-o stats),
+# and the round trip of requests the kernel cannot cache.
+# bench/startup-guest.sh does the same inside a guest, with XIP.
 #
 #   make bench-startup                 # ROUNDS=7 RUNS=5 by default
 #   XIPFS_OTHERS="base=/path/to/xipfs pt317=/path/to/xipfs" make bench-startup
@@ -36,7 +38,7 @@ mount_xipfs() {		# NAME DAEMON [OPTIONS...]
 	shift 2
 	mkdir -p "$BW/$name"
 	"$daemon" "$@" "$BW/py.xipfs" "$BW/$name"
-	variants+=("$name=$BW/$name/usr")
+	variants+=("$name=$BW/$name/usr@$(pgrep -n -f "$BW/py.xipfs $BW/$name\$")")
 }
 mount_xipfs xipfs "$XIPFS"
 mount_xipfs xipfs-s "$XIPFS" -s
@@ -54,7 +56,7 @@ if command -v squashfuse_ll >/dev/null && command -v mksquashfs >/dev/null; then
 	mksquashfs "$BW/tree" "$BW/py.sqfs" -quiet -noappend >/dev/null
 	mkdir -p "$BW/squashfuse_ll"
 	squashfuse_ll "$BW/py.sqfs" "$BW/squashfuse_ll"
-	variants+=("squashfuse_ll=$BW/squashfuse_ll/usr")
+	variants+=("squashfuse_ll=$BW/squashfuse_ll/usr@$(pgrep -n -f "$BW/py.sqfs $BW/squashfuse_ll\$")")
 fi
 
 echo "== python3 start + 9 imports, $ROUNDS interleaved rounds of $RUNS (other work may be running)"
@@ -87,6 +89,7 @@ echo
 echo "== per-call cost, $PY (a negative lookup and an ioctl are one round trip each)"
 lat=()
 for v in "${variants[@]}"; do
+	v=${v%@*}
 	lat+=("${v%%=*}=${v#*=}/..")
 done
 "$PY" "$DRIVER" latency "${lat[@]}"
