@@ -54,6 +54,8 @@ struct xipfs_state {
 	pthread_mutex_t xip_lock;
 	struct xip_backing **xip_table;
 	size_t xip_buckets, xip_entries;
+	struct xip_backing *xip_idle_first, *xip_idle_last;	/* nothing open */
+	size_t xip_idle;
 };
 
 /* Free the state of files still open when the daemon stops. */

@@ -11,9 +11,10 @@
  * same extent list (mkxipfs stores identical files' extents once): the
  * kernel insists that all passthrough opens of an inode use one backing
  * file, and sharing it keeps one set of frames per content.  The backing
- * id is registered at the first open and closed at the last release; open
- * files and mappings hold their own references in the kernel, so nothing
- * the daemon does later (even dying) can pull a page from under them.
+ * id is registered at the first open and kept after the last release, up
+ * to XIP_IDLE_MAX idle ones; open files and mappings hold their own
+ * references in the kernel, so nothing the daemon does later (even dying)
+ * can pull a page from under them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +36,39 @@
 /* A backing file registered with the kernel, shared by identical files. */
 struct xip_backing {
 	struct xip_backing *next;
+	struct xip_backing *idle_prev, *idle_next;	/* on the idle list */
 	uint64_t offset;	/* the extent list: first index, count, size */
 	uint32_t count;
 	uint64_t size;
 	int backing_id;
 	unsigned int opens;
 };
+
+/*
+ * Backing files nothing has open stay registered, the least recently
+ * used closed first beyond this many: a program that opens the same files
+ * at every start (python, its modules) finds them ready, instead of the
+ * daemon making each one again (an xipmap ioctl and a passthrough open
+ * per file).  Each costs the kernel a file and its page list, no data.
+ */
+#define XIP_IDLE_MAX	4096
+
+static void idle_del(struct xipfs_state *s, struct xip_backing *b)
+{
+	*(b->idle_prev ? &b->idle_prev->idle_next : &s->xip_idle_first) = b->idle_next;
+	*(b->idle_next ? &b->idle_next->idle_prev : &s->xip_idle_last) = b->idle_prev;
+	b->idle_prev = b->idle_next = NULL;
+	s->xip_idle--;
+}
+
+static void idle_add(struct xipfs_state *s, struct xip_backing *b)
+{
+	b->idle_next = NULL;
+	b->idle_prev = s->xip_idle_last;
+	*(s->xip_idle_last ? &s->xip_idle_last->idle_next : &s->xip_idle_first) = b;
+	s->xip_idle_last = b;
+	s->xip_idle++;
+}
 
 static size_t xip_hash(const struct xipfs_state *s, uint64_t offset, uint32_t count,
 		       uint64_t size)
@@ -73,7 +101,8 @@ static void xip_grow(struct xipfs_state *s)
 }
 
 /* Under xip_lock: where @ino's backing is, or would be inserted. */
-static struct xip_backing **xip_find(struct xipfs_state *s, const struct xipfs_ino *ino)
+static struct xip_backing **xip_find_key(struct xipfs_state *s, uint64_t offset,
+					 uint32_t count, uint64_t size)
 {
 	struct xip_backing **pp;
 
@@ -81,13 +110,17 @@ static struct xip_backing **xip_find(struct xipfs_state *s, const struct xipfs_i
 		xip_grow(s);
 	if (!s->xip_table)
 		return NULL;
-	pp = &s->xip_table[xip_hash(s, ino->offset, ino->count, ino->size)];
+	pp = &s->xip_table[xip_hash(s, offset, count, size)];
 	for (; *pp; pp = &(*pp)->next) {
-		if ((*pp)->offset == ino->offset && (*pp)->count == ino->count &&
-		    (*pp)->size == ino->size)
+		if ((*pp)->offset == offset && (*pp)->count == count && (*pp)->size == size)
 			return pp;
 	}
 	return pp;
+}
+
+static struct xip_backing **xip_find(struct xipfs_state *s, const struct xipfs_ino *ino)
+{
+	return xip_find_key(s, ino->offset, ino->count, ino->size);
 }
 
 /*
@@ -167,8 +200,10 @@ static int xip_get(struct xipfs_state *s, const struct xipfs_ino *ino)
 		id = -ENOMEM;
 	else if (*pp && (*pp)->backing_id < 0)
 		id = (*pp)->backing_id;		/* refused for good */
+	else if (*pp && (*pp)->opens++ == 0)
+		idle_del(s, *pp), id = (*pp)->backing_id;
 	else if (*pp)
-		id = (*pp)->backing_id, (*pp)->opens++;
+		id = (*pp)->backing_id;
 	pthread_mutex_unlock(&s->xip_lock);
 	return id;
 }
@@ -198,8 +233,8 @@ static int xip_insert(struct xipfs_state *s, const struct xipfs_ino *ino,
 		id = (*pp)->backing_id;
 	} else {
 		id = (*pp)->backing_id;
-		if (id > 0)
-			(*pp)->opens++;
+		if (id > 0 && (*pp)->opens++ == 0)
+			idle_del(s, *pp);
 	}
 	pthread_mutex_unlock(&s->xip_lock);
 	return id;
@@ -282,9 +317,13 @@ void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of)
 		return;
 	pthread_mutex_lock(&s->xip_lock);
 	pp = xip_find(s, &of->ino);
-	if (pp && *pp && (*pp)->backing_id == of->backing_id && --(*pp)->opens == 0) {
-		b = *pp;
-		*pp = b->next;
+	if (pp && *pp && (*pp)->backing_id == of->backing_id && --(*pp)->opens == 0)
+		idle_add(s, *pp);
+	if (s->xip_idle > XIP_IDLE_MAX) {
+		b = s->xip_idle_first;
+		idle_del(s, b);
+		pp = xip_find_key(s, b->offset, b->count, b->size);
+		*pp = b->next;		/* b is in the table: pp is not NULL */
 		s->xip_entries--;
 	}
 	pthread_mutex_unlock(&s->xip_lock);
