@@ -11,7 +11,14 @@ need_cmd skopeo skopeo
 need_cmd docker-registry docker-registry
 seg=xipfs-test-021-$$
 SEGMENTS+=("$seg")
-"$TESTS/gentree.sh" "$WORK/src" --small
+# A small tree (the registry round trip is the point; 050 covers fidelity).
+mkdir -p "$WORK/src/lib" "$WORK/src/etc"
+cp -a /usr/lib/python3.11/json "$WORK/src/lib/"
+head -c 300000 /dev/urandom >"$WORK/src/lib/blob"
+printf 'hello\n' >"$WORK/src/etc/hello"
+ln "$WORK/src/etc/hello" "$WORK/src/etc/hardlink"
+ln -s ../lib/blob "$WORK/src/etc/link"
+setfattr -n user.x -v registry "$WORK/src/etc/hello"
 gen_image "$WORK/src" "$WORK/img"
 digest=$(info_field "$WORK/img" digest)
 "$XIPFSCTL" oci-pack "$WORK/img" "oci:$WORK/layout:v1" >/dev/null || fail "oci-pack failed"
