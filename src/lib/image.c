@@ -89,18 +89,12 @@ static int check_table(struct xipfs_image *img, const char *what, size_t field,
 	return 0;
 }
 
-int xipfs_validate(struct xipfs_image *img, unsigned flags)
+/* Magic, version, page size, features, the pool placement, the root inode. */
+static int check_header(struct xipfs_image *img)
 {
-	const struct xipfs_super *sb;
+	const struct xipfs_super *sb = &img->sb;
 	uint32_t incompat;
-	int err;
 
-	if (img->size < sizeof(*sb) || img->sb_off > img->size - sizeof(*sb))
-		return xipfs_corrupt(img, "superblock", img->sb_off,
-				     "image is %zu bytes, too short to hold a superblock",
-				     img->size);
-	memcpy(&img->sb, img->base + img->sb_off, sizeof(img->sb));
-	sb = &img->sb;
 	if (memcmp(sb->s_magic, XIPFS_MAGIC_STR, sizeof(sb->s_magic)))
 		return xipfs_corrupt(img, "superblock", 0,
 				     "bad magic: not an xipfs image");
@@ -142,16 +136,20 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	if (xipfs_le32(sb->s_root_ino) != XIPFS_ROOT_INO)
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_root_ino), "root inode is %u, not 1",
 				     xipfs_le32(sb->s_root_ino));
-	{
-		uint64_t s = xipfs_le64(sb->s_size);
+	return 0;
+}
 
-		if (s % img->psize || s < img->psize || s > img->size ||
-		    img->sb_off >= s)
-			return xipfs_corrupt(img, "superblock", SB_OFF(s_size),
-					     "image size %llu is not a page multiple or exceeds the %zu bytes available (truncated image?)",
-					     (unsigned long long)s, img->size);
-		img->size = s;
-	}
+/* The image size, then the metadata and data areas inside it. */
+static int check_areas(struct xipfs_image *img)
+{
+	const struct xipfs_super *sb = &img->sb;
+	uint64_t s = xipfs_le64(sb->s_size);
+
+	if (s % img->psize || s < img->psize || s > img->size || img->sb_off >= s)
+		return xipfs_corrupt(img, "superblock", SB_OFF(s_size),
+				     "image size %llu is not a page multiple or exceeds the %zu bytes available (truncated image?)",
+				     (unsigned long long)s, img->size);
+	img->size = s;
 	img->data_start = xipfs_le32(sb->s_data_start);
 	img->data_pages = xipfs_le32(sb->s_data_pages);
 	img->meta_off = xipfs_le64(sb->s_meta_offset);
@@ -177,6 +175,12 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_data_start),
 				     "data area (page %u, %u pages) overlaps the superblock or the metadata",
 				     img->data_start, img->data_pages);
+	return 0;
+}
+
+static void read_tables(struct xipfs_image *img)
+{
+	const struct xipfs_super *sb = &img->sb;
 
 	img->inode_off = xipfs_le64(sb->s_inode_offset);
 	img->inode_count = xipfs_le32(sb->s_inode_count);
@@ -191,6 +195,13 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 	img->xattr_sets = xipfs_le32(sb->s_xattr_sets);
 	img->pagesum_off = xipfs_le64(sb->s_pagesum_offset);
 	img->pagesum_count = xipfs_le64(sb->s_pagesum_count);
+}
+
+/* Every table the superblock names lies inside the metadata area. */
+static int check_tables(struct xipfs_image *img)
+{
+	const struct xipfs_super *sb = &img->sb;
+	int err;
 
 	if (img->inode_count < 1)
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_inode_count), "no inodes");
@@ -227,6 +238,25 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags)
 			err = check_table(img, "page checksum",
 					  SB_OFF(s_pagesum_offset), img->pagesum_off, img->pagesum_count, 4);
 	}
+	return err;
+}
+
+int xipfs_validate(struct xipfs_image *img, unsigned flags)
+{
+	int err;
+
+	if (img->size < sizeof(img->sb) || img->sb_off > img->size - sizeof(img->sb))
+		return xipfs_corrupt(img, "superblock", img->sb_off,
+				     "image is %zu bytes, too short to hold a superblock",
+				     img->size);
+	memcpy(&img->sb, img->base + img->sb_off, sizeof(img->sb));
+	err = check_header(img);
+	if (!err)
+		err = check_areas(img);
+	if (err)
+		return err;
+	read_tables(img);
+	err = check_tables(img);
 	if (err)
 		return err;
 	/* At most meta_size / 16 bytes: the inode table fits in the metadata. */
