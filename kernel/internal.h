@@ -6,6 +6,7 @@
 #ifndef XIPMAP_INTERNAL_H
 #define XIPMAP_INTERNAL_H
 
+#include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -16,7 +17,7 @@
 
 enum xipmap_kind {
 	XIPMAP_KIND_SHMEM,	/* memfd or tmpfs file: pages have struct page */
-	XIPMAP_KIND_BAR,	/* ivshmem BAR: no struct page */
+	XIPMAP_KIND_BAR,	/* ivshmem BAR, virtio-pmem: no struct page */
 };
 
 struct xipmap_seg {
@@ -29,7 +30,8 @@ struct xipmap_seg {
 	bool denied_write;	/* we hold deny_write_access() on file */
 	struct folio **folios;	/* every folio of file, pinned */
 	unsigned long nfolios;
-	/* XIPMAP_KIND_BAR */
+	/* XIPMAP_KIND_BAR: a region without struct pages */
+	u32 source;			/* XIPMAP_SEG_IVSHMEM or _PMEM */
 	struct rw_semaphore lock;	/* held for read while using virt */
 	bool gone;			/* device removed: virt is invalid */
 	void *virt;
@@ -51,6 +53,15 @@ struct xipmap_inode {
 
 /* The vm_operations of every mapping of a backing file. */
 extern const struct vm_operations_struct xipmap_vm_ops;
+
+/* main.c: a region (BAR, virtio-pmem) as a segment, and its removal. */
+struct xipmap_seg *xipmap_region_add(struct device *dev, u32 source,
+				     phys_addr_t start, u64 len, void *virt);
+void xipmap_region_remove(struct xipmap_seg *seg);
+
+/* pmem.c: the virtio-pmem driver. */
+int xipmap_pmem_register(void);
+void xipmap_pmem_unregister(void);
 
 /* stat.c: XIPMAP_IOC_SEG_STAT on a segment handle. */
 long xipmap_seg_stat(struct xipmap_seg *seg, void __user *argp);

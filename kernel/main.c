@@ -3,7 +3,8 @@
  * xipmap: execute-in-place backing files for xipfs.
  *
  * A segment is a read-only page array: a sealed memfd or a tmpfs file on the
- * host, or the BAR 2 of a QEMU ivshmem-plain device inside a guest.  For a
+ * host, or inside a guest the BAR 2 of a QEMU ivshmem-plain device or the
+ * region of a virtio-pmem device (pmem.c), neither with struct pages.  For a
  * list of segment page indices this module makes a read-only regular file on
  * a private pseudo file system whose page i is segment page pages[i].  The
  * xipfs daemon hands that file to FUSE passthrough, so reads and page faults
@@ -1140,15 +1141,19 @@ out_fput:
 	return ERR_PTR(err);
 }
 
-/* An all-zero @uuid takes the first segment bound (in probe order). */
-static struct xipmap_seg *xipmap_attach_bar(const u8 *uuid)
+/*
+ * A region segment of @source (XIPMAP_SEG_IVSHMEM or XIPMAP_SEG_PMEM); an
+ * all-zero @uuid takes the first one bound (in probe order).
+ */
+static struct xipmap_seg *xipmap_attach_bar(const u8 *uuid, u32 source)
 {
 	struct xipmap_seg *seg, *found = NULL;
 	bool any = !memchr_inv(uuid, 0, 16);
 
 	mutex_lock(&xipmap_bars_lock);
 	list_for_each_entry(seg, &xipmap_bars, node) {
-		if (!seg->gone && (any || !memcmp(seg->uuid, uuid, 16))) {
+		if (!seg->gone && seg->source == source &&
+		    (any || !memcmp(seg->uuid, uuid, 16))) {
 			kref_get(&seg->ref);
 			found = seg;
 			break;
@@ -1156,8 +1161,9 @@ static struct xipmap_seg *xipmap_attach_bar(const u8 *uuid)
 	}
 	mutex_unlock(&xipmap_bars_lock);
 	if (!found) {
-		pr_info_ratelimited("attach: no ivshmem segment with UUID %pUb\n",
-				    uuid);
+		pr_info_ratelimited("attach: no %s segment with UUID %pUb\n",
+				    source == XIPMAP_SEG_PMEM ? "virtio-pmem" :
+				    "ivshmem", uuid);
 		return ERR_PTR(-ENOENT);
 	}
 	return found;
@@ -1177,8 +1183,8 @@ static long xipmap_ioc_attach(void __user *argp)
 	if (arg.kind == XIPMAP_SEG_FD)
 		seg = xipmap_attach_file(arg.fd,
 					 arg.flags & XIPMAP_ATTACH_EXISTING);
-	else if (arg.kind == XIPMAP_SEG_IVSHMEM)
-		seg = xipmap_attach_bar(arg.uuid);
+	else if (arg.kind == XIPMAP_SEG_IVSHMEM || arg.kind == XIPMAP_SEG_PMEM)
+		seg = xipmap_attach_bar(arg.uuid, arg.kind);
 	else
 		return -EINVAL;
 	if (IS_ERR(seg))
@@ -1399,13 +1405,73 @@ static struct miscdevice xipmap_misc = {
 	.mode = 0600,
 };
 
+/*
+ * A memory region without struct pages that holds an xipfs segment at
+ * offset 0, mapped write-back by its device's driver (@virt, managed by
+ * @dev): an ivshmem BAR or a virtio-pmem region.  @source is the
+ * XIPMAP_SEG_* kind user space attaches it by.
+ */
+struct xipmap_seg *xipmap_region_add(struct device *dev, u32 source,
+				     phys_addr_t start, u64 len, void *virt)
+{
+	struct xipmap_seg *seg;
+	u64 size;
+
+	if (len < PAGE_SIZE || memcmp(virt, XIPFS_MAGIC_STR, XIPFS_HDR_MAGIC_LEN)) {
+		dev_info(dev, "region has no xipfs superblock: not binding\n");
+		return ERR_PTR(-ENODEV);
+	}
+	size = get_unaligned_le64(virt + XIPFS_HDR_SIZE_OFF);
+	if (size > len || size < PAGE_SIZE) {
+		dev_warn(dev, "segment size %llu does not fit the region (%llu bytes)\n",
+			 size, len);
+		return ERR_PTR(-ENODEV);
+	}
+	seg = xipmap_seg_alloc(XIPMAP_KIND_BAR);
+	if (!seg)
+		return ERR_PTR(-ENOMEM);
+	seg->source = source;
+	seg->virt = virt;
+	seg->phys = start;
+	seg->npages = size >> PAGE_SHIFT;
+	memcpy(seg->uuid, virt + XIPFS_HDR_UUID_OFF, 16);
+	mutex_lock(&xipmap_bars_lock);
+	list_add_tail(&seg->node, &xipmap_bars);
+	mutex_unlock(&xipmap_bars_lock);
+	dev_info(dev, "segment %pUb: %llu pages at %pa\n", seg->uuid,
+		 seg->npages, &start);
+	return seg;
+}
+
+/*
+ * The region's device goes: fail every later access, zap every mapping,
+ * drop the device's reference.  The caller unmaps the region afterwards.
+ */
+void xipmap_region_remove(struct xipmap_seg *seg)
+{
+	struct xipmap_inode *xi;
+
+	mutex_lock(&xipmap_bars_lock);
+	list_del_init(&seg->node);
+	mutex_unlock(&xipmap_bars_lock);
+
+	down_write(&seg->lock);
+	seg->gone = true;
+	up_write(&seg->lock);
+	mutex_lock(&seg->inodes_lock);
+	list_for_each_entry(xi, &seg->inodes, node)
+		unmap_mapping_range(xi->inode->i_mapping, 0, 0, 1);
+	mutex_unlock(&seg->inodes_lock);
+
+	xipmap_seg_put(seg);
+}
+
 /* ---- ivshmem-plain ---- */
 
 static int xipmap_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	resource_size_t start, len;
 	struct xipmap_seg *seg;
-	u64 size;
 	void *virt;
 	int err;
 
@@ -1424,57 +1490,18 @@ static int xipmap_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 		return err;
 	/* Write-back cached, and kept for the device's life (x86 PAT). */
 	virt = devm_memremap(&pdev->dev, start, len, MEMREMAP_WB);
-	if (IS_ERR(virt)) {
-		err = PTR_ERR(virt);
-		return err;
-	}
-	err = -ENODEV;
-	if (len < PAGE_SIZE || memcmp(virt, XIPFS_MAGIC_STR, XIPFS_HDR_MAGIC_LEN)) {
-		pci_info(pdev, "BAR 2 has no xipfs superblock: not binding\n");
-		return err;
-	}
-	size = get_unaligned_le64(virt + XIPFS_HDR_SIZE_OFF);
-	if (size > len || size < PAGE_SIZE) {
-		pci_warn(pdev, "segment size %llu does not fit BAR 2 (%llu bytes)\n",
-			 size, (u64)len);
-		return err;
-	}
-	seg = xipmap_seg_alloc(XIPMAP_KIND_BAR);
-	err = -ENOMEM;
-	if (!seg)
-		return err;
-	seg->virt = virt;
-	seg->phys = start;
-	seg->npages = size >> PAGE_SHIFT;
-	memcpy(seg->uuid, virt + XIPFS_HDR_UUID_OFF, 16);
+	if (IS_ERR(virt))
+		return PTR_ERR(virt);
+	seg = xipmap_region_add(&pdev->dev, XIPMAP_SEG_IVSHMEM, start, len, virt);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
 	pci_set_drvdata(pdev, seg);
-	mutex_lock(&xipmap_bars_lock);
-	list_add_tail(&seg->node, &xipmap_bars);
-	mutex_unlock(&xipmap_bars_lock);
-	pci_info(pdev, "segment %pUb: %llu pages at %pa\n", seg->uuid,
-		 seg->npages, &start);
 	return 0;
 }
 
 static void xipmap_pci_remove(struct pci_dev *pdev)
 {
-	struct xipmap_seg *seg = pci_get_drvdata(pdev);
-	struct xipmap_inode *xi;
-
-	mutex_lock(&xipmap_bars_lock);
-	list_del_init(&seg->node);
-	mutex_unlock(&xipmap_bars_lock);
-
-	/* Fail every later access, then zap what is mapped. */
-	down_write(&seg->lock);
-	seg->gone = true;
-	up_write(&seg->lock);
-	mutex_lock(&seg->inodes_lock);
-	list_for_each_entry(xi, &seg->inodes, node)
-		unmap_mapping_range(xi->inode->i_mapping, 0, 0, 1);
-	mutex_unlock(&seg->inodes_lock);
-
-	xipmap_seg_put(seg);
+	xipmap_region_remove(pci_get_drvdata(pdev));
 }
 
 static const struct pci_device_id xipmap_pci_ids[] = {
@@ -1501,11 +1528,16 @@ static int __init xipmap_init(void)
 	err = pci_register_driver(&xipmap_pci_driver);
 	if (err)
 		goto out_page;
-	err = misc_register(&xipmap_misc);
+	err = xipmap_pmem_register();
 	if (err)
 		goto out_pci;
+	err = misc_register(&xipmap_misc);
+	if (err)
+		goto out_pmem;
 	return 0;
 
+out_pmem:
+	xipmap_pmem_unregister();
 out_pci:
 	pci_unregister_driver(&xipmap_pci_driver);
 out_page:
@@ -1517,6 +1549,7 @@ static void __exit xipmap_exit(void)
 {
 	/* No backing file is left: each pins the module (xipmap_mnt). */
 	misc_deregister(&xipmap_misc);
+	xipmap_pmem_unregister();
 	pci_unregister_driver(&xipmap_pci_driver);
 	__free_page(xipmap_zero_page);
 }

@@ -82,6 +82,11 @@ void xipfs_segment_close(struct xipfs_segment *seg);
  */
 int xipfs_segment_ivshmem(const char *uuid, struct xipfs_segment **out);
 /*
+ * The same for a virtio-pmem device's region, which xipmap drives itself
+ * (no nd_pmem, no struct pages in the guest).
+ */
+int xipfs_segment_pmem(const char *uuid, struct xipfs_segment **out);
+/*
  * An ivshmem segment: copy bytes [@off, @off + @len) into private pages
  * (whole pages), so the daemon can hand them to FUSE; else nothing.
  */
@@ -112,7 +117,7 @@ int xipfs_segment_mapped(const struct xipfs_segment *seg, struct xipfs_mapped *o
 enum xipfs_source_kind {
 	XIPFS_SOURCE_FILE,		/* an image file (or block device) */
 	XIPFS_SOURCE_SEGMENT,		/* "seg:NAME": a loaded segment */
-	XIPFS_SOURCE_IVSHMEM,		/* "ivshmem[:UUID]": inside a guest */
+	XIPFS_SOURCE_IVSHMEM,		/* "ivshmem[:UUID]" or "pmem[:UUID]": in a guest */
 };
 
 struct xipfs_source {
@@ -120,6 +125,7 @@ struct xipfs_source {
 	const char *arg;		/* as given: names the image in messages */
 	const char *path;		/* FILE: the path (points into arg) */
 	char segment[XIPFS_SEGMENT_NAME_MAX + 1];	/* SEGMENT: the name */
+	bool pmem;				/* IVSHMEM: a virtio-pmem region */
 	char uuid[XIPFS_UUID_STR_LEN + 1];	/* IVSHMEM: canonical, "" = first bound */
 	char label[XIPFS_POOL_LABEL_MAX + 1];	/* SEGMENT, IVSHMEM: "/LABEL", or "" */
 };

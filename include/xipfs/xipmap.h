@@ -8,8 +8,9 @@
  *   XIPMAP_IOC_VERSION  check XIPMAP_API_VERSION and learn the page size.
  *   XIPMAP_IOC_ATTACH   attach a segment: a sealed memfd, a /dev/shm file
  *                       (denied write access while attached) or, inside a
- *                       guest, an ivshmem-plain BAR found by the UUID in its
- *                       xipfs superblock (all zeros: the first one bound).
+ *                       guest, an ivshmem-plain BAR or a virtio-pmem region
+ *                       found by the UUID in its xipfs superblock (all
+ *                       zeros: the first one of that kind bound).
  *                       Returns a segment fd; closing it drops the caller's
  *                       reference (files created from it keep the segment
  *                       alive).  pread() on it reads the raw segment,
@@ -60,6 +61,7 @@ struct xipmap_version {
 /* xipmap_attach.kind */
 #define XIPMAP_SEG_FD		1	/* fd: sealed memfd or tmpfs file */
 #define XIPMAP_SEG_IVSHMEM	2	/* uuid: ivshmem-plain BAR 2 */
+#define XIPMAP_SEG_PMEM		3	/* uuid: virtio-pmem region */
 
 /* xipmap_attach.flags */
 #define XIPMAP_ATTACH_EXISTING	_BITUL(0)	/* never attach anew */
@@ -67,7 +69,7 @@ struct xipmap_version {
 struct xipmap_attach {
 	__u32 kind;		/* in: XIPMAP_SEG_* */
 	__s32 fd;		/* in (XIPMAP_SEG_FD): the segment file */
-	__u8  uuid[16];		/* in (XIPMAP_SEG_IVSHMEM): s_uuid to find */
+	__u8  uuid[16];		/* in (_IVSHMEM, _PMEM): s_uuid to find */
 	__u32 flags;		/* in: XIPMAP_ATTACH_* */
 	__s32 seg_fd;		/* out: the segment handle (O_CLOEXEC) */
 	__u64 size;		/* out: segment bytes (page_size multiple) */

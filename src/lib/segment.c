@@ -662,9 +662,11 @@ int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
 	return mprotect(m + off, end - off, PROT_READ) < 0 ? -errno : 0;
 }
 
-int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
+/* A region the helper bound inside a guest: XIPMAP_SEG_IVSHMEM or _PMEM. */
+static int region_open(uint32_t kind, const char *uuid_str, struct xipfs_segment **out)
 {
-	struct xipmap_attach at = { .kind = XIPMAP_SEG_IVSHMEM };
+	const char *what = kind == XIPMAP_SEG_PMEM ? "pmem" : "ivshmem";
+	struct xipmap_attach at = { .kind = kind };
 	struct xipfs_super sb;
 	struct xipmap_create cr = { 0 };
 	struct xipfs_segment *s = NULL;
@@ -675,21 +677,23 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 
 	/* No UUID: zeros, the first segment the helper bound. */
 	if (*uuid_str && xipfs_uuid_parse(uuid_str, at.uuid)) {
-		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: not a UUID", uuid_str);
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: not a UUID", what, uuid_str);
 		return -EINVAL;
 	}
 	dev = open(XIPMAP_DEVICE, O_RDWR | O_CLOEXEC);
 	if (dev < 0) {
 		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: %s (ivshmem segments need the xipmap helper: modprobe xipmap)",
-			  XIPMAP_DEVICE, strerror(errno));
+		xipfs_log(XIPFS_LOG_ERR, "%s: %s (%s segments need the xipmap helper: modprobe xipmap)",
+			  XIPMAP_DEVICE, strerror(errno), what);
 		return err;
 	}
 	if (ioctl(dev, XIPMAP_IOC_ATTACH, &at) < 0) {
 		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, errno == ENOENT ?
-			  "ivshmem:%s: no ivshmem-plain device holds such an xipfs segment" :
-			  "ivshmem:%s: attach: %s", uuid_str, strerror(errno));
+		if (errno == ENOENT)
+			xipfs_log(XIPFS_LOG_ERR, "%s:%s: no %s device bound by xipmap holds such an xipfs segment",
+				  what, uuid_str, kind == XIPMAP_SEG_PMEM ? "virtio-pmem" : "ivshmem-plain");
+		else
+			xipfs_log(XIPFS_LOG_ERR, "%s:%s: attach: %s", what, uuid_str, strerror(errno));
 		goto out_dev;
 	}
 	err = -EUCLEAN;
@@ -698,8 +702,8 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 	    le64toh(sb.s_size) < (uint64_t)kps || le64toh(sb.s_size) > at.size ||
 	    le64toh(sb.s_size) % (uint64_t)kps ||
 	    le64toh(sb.s_size) / kps > XIPMAP_MAX_PAGES) {
-		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: superblock at offset 0: no xipfs image of a usable size",
-			  uuid_str);
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: superblock at offset 0: no xipfs image of a usable size",
+			  what, uuid_str);
 		goto out_handle;
 	}
 	/*
@@ -720,7 +724,7 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 	cr.pages = (uintptr_t)pages;
 	if (ioctl(dev, XIPMAP_IOC_CREATE, &cr) < 0) {
 		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: create: %s", uuid_str, strerror(errno));
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", what, uuid_str, strerror(errno));
 		goto out_pages;
 	}
 	m = mmap(NULL, cr.size, PROT_READ, MAP_PRIVATE, cr.fd, 0);
@@ -734,7 +738,7 @@ int xipfs_segment_ivshmem(const char *uuid_str, struct xipfs_segment **out)
 	if (!err && mprotect(m, cr.size, PROT_READ) < 0)
 		err = -errno;
 	if (err) {
-		xipfs_log(XIPFS_LOG_ERR, "ivshmem:%s: map: %s", uuid_str, strerror(-err));
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: map: %s", what, uuid_str, strerror(-err));
 		if (m != MAP_FAILED)
 			munmap(m, cr.size);
 		close(cr.fd);
@@ -761,4 +765,14 @@ out_handle:
 out_dev:
 	close(dev);
 	return err;
+}
+
+int xipfs_segment_ivshmem(const char *uuid, struct xipfs_segment **out)
+{
+	return region_open(XIPMAP_SEG_IVSHMEM, uuid, out);
+}
+
+int xipfs_segment_pmem(const char *uuid, struct xipfs_segment **out)
+{
+	return region_open(XIPMAP_SEG_PMEM, uuid, out);
 }

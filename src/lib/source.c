@@ -2,7 +2,8 @@
 /*
  * Where an image lives, as the programs name it: "seg:NAME" (a loaded
  * segment), "ivshmem" or "ivshmem:UUID" (inside a guest, a segment the host
- * shares), either ending in "/LABEL" for one image of a pool, anything
+ * shares as an ivshmem-plain device), "pmem" or "pmem:UUID" (the same as a
+ * virtio-pmem device), each ending in "/LABEL" for one image of a pool, anything
  * else an image file.  xipfsctl and the daemon parse and
  * open sources only through here, so they accept the same words.
  */
@@ -98,34 +99,8 @@ static int parse_segment(const char *arg, const char *rest, struct xipfs_source 
 	return parse_label(arg, slash, src);
 }
 
-int xipfs_source_parse(const char *arg, struct xipfs_source *src)
+static int parse_file(const char *arg, struct xipfs_source *src)
 {
-	uint8_t uuid[16];
-
-	memset(src, 0, sizeof(*src));
-	src->arg = arg;
-	if (!strncmp(arg, "seg:", 4))
-		return parse_segment(arg, arg + 4, src);
-	if (!strcmp(arg, "ivshmem") || !strncmp(arg, "ivshmem/", 8)) {
-		src->kind = XIPFS_SOURCE_IVSHMEM;
-		return parse_label(arg, strchr(arg, '/'), src);
-	}
-	if (!strncmp(arg, "ivshmem:", 8)) {
-		const char *slash = strchr(arg, '/');
-		char u[XIPFS_UUID_STR_LEN + 2];
-
-		snprintf(u, sizeof(u), "%.*s",
-			 (int)(slash ? slash - arg - 8 : (ptrdiff_t)strlen(arg + 8)), arg + 8);
-		if ((slash && slash - arg - 8 > XIPFS_UUID_STR_LEN) || xipfs_uuid_parse(u, uuid)) {
-			xipfs_log(XIPFS_LOG_ERR,
-				  "%s: not a UUID (expected ivshmem:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-				  arg);
-			return -EINVAL;
-		}
-		src->kind = XIPFS_SOURCE_IVSHMEM;
-		xipfs_uuid_format(uuid, src->uuid);
-		return parse_label(arg, slash, src);
-	}
 	if (!*arg) {
 		xipfs_log(XIPFS_LOG_ERR, "empty image name");
 		return -EINVAL;
@@ -133,6 +108,42 @@ int xipfs_source_parse(const char *arg, struct xipfs_source *src)
 	src->kind = XIPFS_SOURCE_FILE;
 	src->path = arg;
 	return 0;
+}
+
+int xipfs_source_parse(const char *arg, struct xipfs_source *src)
+{
+	const char *what, *rest;
+	uint8_t uuid[16];
+
+	memset(src, 0, sizeof(*src));
+	src->arg = arg;
+	if (!strncmp(arg, "seg:", 4))
+		return parse_segment(arg, arg + 4, src);
+	/* The word alone, or followed by ':' or '/' (strchr() finds the NUL too). */
+	if (!strncmp(arg, "pmem", 4) && strchr(":/", arg[4]))
+		src->pmem = true;
+	else if (strncmp(arg, "ivshmem", 7) || !strchr(":/", arg[7]))
+		return parse_file(arg, src);
+	/* "ivshmem" or "pmem", then [:UUID] and [/LABEL] */
+	what = src->pmem ? "pmem" : "ivshmem";
+	rest = arg + strlen(what);
+	src->kind = XIPFS_SOURCE_IVSHMEM;
+	if (*rest == ':') {
+		const char *slash = strchr(arg, '/');
+		char u[XIPFS_UUID_STR_LEN + 2];
+
+		rest++;
+		snprintf(u, sizeof(u), "%.*s",
+			 (int)(slash ? slash - rest : (ptrdiff_t)strlen(rest)), rest);
+		if ((slash && slash - rest > XIPFS_UUID_STR_LEN) || xipfs_uuid_parse(u, uuid)) {
+			xipfs_log(XIPFS_LOG_ERR,
+				  "%s: not a UUID (expected %s:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+				  arg, what);
+			return -EINVAL;
+		}
+		xipfs_uuid_format(uuid, src->uuid);
+	}
+	return parse_label(arg, strchr(arg, '/'), src);
 }
 
 int xipfs_source_segment(const struct xipfs_source *src, unsigned flags,
@@ -147,7 +158,8 @@ int xipfs_source_segment(const struct xipfs_source *src, unsigned flags,
 	case XIPFS_SOURCE_SEGMENT:
 		return xipfs_segment_open(src->segment, seg);
 	case XIPFS_SOURCE_IVSHMEM:
-		return xipfs_segment_ivshmem(src->uuid, seg);
+		return src->pmem ? xipfs_segment_pmem(src->uuid, seg) :
+				   xipfs_segment_ivshmem(src->uuid, seg);
 	}
 	return -EINVAL;
 }

@@ -66,9 +66,10 @@ static void usage(FILE *f)
 "Usage: xipfs [options] SOURCE MOUNTPOINT\n"
 "Mount an xipfs image read-only.  SOURCE is an image file (copied into a\n"
 "private sealed memory segment), seg:NAME, a segment loaded with\n"
-"'xipfsctl load IMAGE NAME', or, inside a virtual machine, ivshmem[:UUID],\n"
-"a segment the host shares as an ivshmem-plain device (needs xipmap.ko).\n"
-"seg:NAME/LABEL and ivshmem[:UUID]/LABEL mount the image LABEL of a pool\n"
+"'xipfsctl load IMAGE NAME', or, inside a virtual machine, ivshmem[:UUID] or\n"
+"pmem[:UUID], a segment the host shares as an ivshmem-plain or a virtio-pmem\n"
+"device (needs xipmap.ko).\n"
+"seg:NAME/LABEL and ivshmem[:UUID]/LABEL (pmem too) mount the image LABEL of a pool\n"
 "('xipfsctl create' and 'xipfsctl add'); without /LABEL, its first image.\n"
 "\n"
 "xipfs options:\n"
@@ -278,7 +279,7 @@ int main(int argc, char **argv)
 	if (xipfs_source_parse(conf.source, &src))
 		goto out;
 	ret = 1;
-	/* ivshmem frames cannot be pinned: FUSE reads splice from its file. */
+	/* ivshmem and pmem frames cannot be pinned: reads splice from its file. */
 	s.splice_read = src.kind == XIPFS_SOURCE_IVSHMEM ||
 			(conf.read && !strcmp(conf.read, "splice"));
 	if (check_mountpoint(opts.mountpoint) || open_source(&s, &src))

@@ -23,7 +23,7 @@
 #include "xipfs/pool.h"
 #include "xipfsctl.h"
 
-/* Open IMAGE: a file, "seg:NAME[/LABEL]" or "ivshmem[:UUID][/LABEL]" (libxipfs says why not). */
+/* Open IMAGE: a file, "seg:NAME[/LABEL]", "ivshmem[:UUID][/LABEL]" or "pmem..." (libxipfs says why not). */
 static int open_any(const char *arg, unsigned flags, struct xipfs_image **img,
 		    struct xipfs_segment **seg)
 {

@@ -37,7 +37,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %-28s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
 	fprintf(f, "\nAn IMAGE may also be seg:NAME[/LABEL] (a loaded segment or pool) or,\n"
-		   "inside a guest, ivshmem[:UUID][/LABEL] (a segment the host shares).\n"
+		   "inside a guest, ivshmem[:UUID][/LABEL] or pmem[:UUID][/LABEL] (a segment the\n"
+		   "host shares).\n"
 		   "See xipfsctl(8).\n");
 }
 

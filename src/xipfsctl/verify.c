@@ -33,8 +33,7 @@ static int map_raw(const char *arg, const void **base, size_t *size,
 	if (err)
 		return err;
 	if (src.kind != XIPFS_SOURCE_FILE) {
-		err = src.kind == XIPFS_SOURCE_SEGMENT ? xipfs_segment_open(src.segment, seg)
-						       : xipfs_segment_ivshmem(src.uuid, seg);
+		err = xipfs_source_segment(&src, 0, seg);
 		if (err)
 			return err;
 		*base = xipfs_segment_base(*seg);

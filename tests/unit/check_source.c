@@ -48,6 +48,10 @@ START_TEST(test_parse)
 		  "01234567-89ab-cdef-0011-2233445566ff" },
 		{ "./seg:x", XIPFS_SOURCE_FILE, "./seg:x" },
 		{ "ivshmemx", XIPFS_SOURCE_FILE, "ivshmemx" },
+		{ "pmem", XIPFS_SOURCE_IVSHMEM, "" },
+		{ "pmem:0123456789ABCDEF00112233445566FF", XIPFS_SOURCE_IVSHMEM,
+		  "01234567-89ab-cdef-0011-2233445566ff" },
+		{ "pmemx", XIPFS_SOURCE_FILE, "pmemx" },
 	};
 	struct xipfs_source src;
 
@@ -59,6 +63,8 @@ START_TEST(test_parse)
 		ck_assert_str_eq(src.kind == XIPFS_SOURCE_SEGMENT ? src.segment :
 				 src.kind == XIPFS_SOURCE_IVSHMEM ? src.uuid : src.path,
 				 good[k].what);
+		ck_assert_int_eq(src.pmem, !strncmp(good[k].arg, "pmem", 4) &&
+				 src.kind == XIPFS_SOURCE_IVSHMEM);
 	}
 	ck_assert_str_eq(timg_log(), "");
 
@@ -76,8 +82,17 @@ START_TEST(test_parse)
 	ck_assert_int_eq(xipfs_source_parse("ivshmem:0123456789ABCDEF00112233445566FF/b", &src), 0);
 	ck_assert_str_eq(src.uuid, "01234567-89ab-cdef-0011-2233445566ff");
 	ck_assert_str_eq(src.label, "b");
+	ck_assert_int_eq(xipfs_source_parse("pmem:0123456789ABCDEF00112233445566FF/b", &src), 0);
+	ck_assert(src.pmem);
+	ck_assert_str_eq(src.uuid, "01234567-89ab-cdef-0011-2233445566ff");
+	ck_assert_str_eq(src.label, "b");
+	ck_assert_int_eq(xipfs_source_parse("pmem/b", &src), 0);
+	ck_assert(src.pmem && !*src.uuid);
+	ck_assert_str_eq(src.label, "b");
 	ck_assert_str_eq(timg_log(), "");
 
+	ck_assert_int_eq(xipfs_source_parse("pmem:1234", &src), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(timg_log(), "expected pmem:"));
 	ck_assert_int_eq(xipfs_source_parse("seg:", &src), -EINVAL);
 	ck_assert_int_eq(xipfs_source_parse("seg:.x", &src), -EINVAL);
 	ck_assert_int_eq(xipfs_source_parse("seg:a/b/c", &src), -EINVAL);

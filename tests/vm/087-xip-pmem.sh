@@ -1,0 +1,82 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# xipmap drives a virtio-pmem device itself: the image is a 1 GiB
+# virtio-pmem region (QEMU virtio-pmem-pci on a host file, share=on), bound
+# by xipmap with no struct pages.  Guest A mounts pmem:UUID with -o xip=on:
+# files equal the tree, a page of libc mapped by two processes is one frame,
+# the region's own (its physical address from /proc/iomem plus the page's
+# offset in the image), and nr_memmap_pages stays 0.  Guest B, the control,
+# gives the same device to virtio_pmem/nd_pmem (the path EROFS DAX takes),
+# which must build a memmap for it.  Both print MemFree before and after,
+# for the report; no threshold is asserted on it.
+set -u
+. "$top_srcdir/tests/vm/xip-lib.sh"
+xip_prepare
+
+dir=$(mktemp -d "$top_builddir/tests/vm/xip-pmem.XXXXXX") || exit 99
+trap 'rm -rf "$dir"' EXIT
+seg=$dir/pmem
+cp "$XIP_IMG" "$seg" && truncate -s 1G "$seg" || exit 99
+R=$(dirname "$(dirname "$VM_KDIR")")
+R=${R%/usr}
+[ -f "$R/lib/modules/$VM_KVER/modules.dep" ] || depmod -b "$R" "$VM_KVER" || exit 99
+lib=/usr/lib/x86_64-linux-gnu
+libc=$lib/libc.so.6
+off=131072
+pmem="-object memory-backend-file,id=pm0,mem-path=$seg,size=1G,share=on,readonly=on -device virtio-pmem-pci,memdev=pm0"
+
+memlines() {
+	cat <<EOF
+echo "\$1: MemFree \$(awk '/^MemFree/ { print \$2 }' /proc/meminfo) kB, nr_memmap_pages \$(awk '/^nr_memmap_pages/ { print \$2 }' /proc/vmstat)"
+EOF
+}
+
+cat >"$dir/a.sh" <<EOF
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+$(xip_guest_lib)
+mem() { $(memlines); }
+mem before
+insmod $XIPMAP_KO || exit 1
+ck "xipmap binds the virtio-pmem region" "dmesg | grep -q 'xipmap virtio.*: segment $XIP_UUID'"
+start=\$(sed -n 's/^ *\([0-9a-f]*\)-[0-9a-f]* : xipmap\$/\1/p' /proc/iomem | head -n 1)
+echo "region at 0x\$start"
+$(xip_mount_cmd p /tmp/p xip=on "pmem:$XIP_UUID")
+ck "the files equal the tree" "cd /tmp/p && sha256sum -c --quiet $XIP_SUMS; r=\\\$?; cd - >/dev/null; [ \\\$r = 0 ]"
+at=\$($XIP_PROBE imgoff $XIP_IMG $libc $off)
+want=\$(( (0x\$start + at) / 4096 ))
+p1=\$($XIP_PROBE pfn /tmp/p$libc $off | sed 's/^pfn //')
+p2=\$($XIP_PROBE pfn /tmp/p$libc $off | sed 's/^pfn //')
+echo "libc page: region frame \$want; process 1 \$p1, process 2 \$p2"
+ck "two processes map the region's own frame" "[ -n '\$start' ] && [ '\$p1' = \$want ] && [ '\$p2' = \$want ]"
+ck "pmem:UUID/LABEL-less first region works too" "$XIPFSCTL info pmem | grep -qx uuid=$XIP_UUID"
+ck "ivshmem does not name a pmem region" "! $XIPFSCTL info ivshmem:$XIP_UUID 2>/dev/null"
+ck "no memmap for the region" "[ \"\$(awk '/^nr_memmap_pages/ { print \$2 }' /proc/vmstat)\" = 0 ]"
+mem "after mount (xipmap)"
+umount /tmp/p
+i=0; while [ -d /proc/\$(cat p.pid) ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+d=\$(basename \$(readlink -f /sys/bus/virtio/drivers/xipmap/virtio*))
+echo "device \$d"
+ck "unbind through sysfs releases the region" "echo \$d >/sys/bus/virtio/drivers/xipmap/unbind && ! grep -q ' : xipmap\$' /proc/iomem"
+ck "bind through sysfs takes it again" "echo \$d >/sys/bus/virtio/drivers/xipmap/bind && grep -q ' : xipmap\$' /proc/iomem"
+dmesg | grep xipmap | tail -n 4
+rmmod xipmap || { echo 'FAIL: rmmod'; exit 1; }
+exit \$fail
+EOF
+
+cat >"$dir/b.sh" <<EOF
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+$(xip_guest_lib)
+mem() { $(memlines); }
+mem before
+modprobe -d $R -a libnvdimm nd_pmem nd_virtio virtio_pmem || exit 1
+i=0; while [ ! -b /dev/pmem0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+ck "nd_pmem binds the same device (/dev/pmem0, DAX)" "[ -b /dev/pmem0 ] && [ \"\$(cat /sys/block/pmem0/queue/dax)\" = 1 ]"
+ck "and builds a memmap for it" "[ \"\$(awk '/^nr_memmap_pages/ { print \$2 }' /proc/vmstat)\" -gt 0 ]"
+mem "after nd_pmem"
+exit \$fail
+EOF
+
+rc=0
+vm_boot --name xip-pmem-a --work "$dir" --mem 512M,slots=2,maxmem=4G --qemu-arg "$pmem" -- ". $dir/a.sh" || rc=1
+vm_boot --name xip-pmem-b --work "$dir" --mem 512M,slots=2,maxmem=4G --qemu-arg "$pmem" -- ". $dir/b.sh" || rc=1
+exit $rc
