@@ -51,40 +51,10 @@ static int check_extents(const struct xipfs_image *img, struct xipfs_ino *ino,
 	return 0;
 }
 
-int xipfs_inode_get(const struct xipfs_image *img, uint32_t ino,
-		    struct xipfs_ino *out)
+/* The fields whose meaning depends on the type of inode @out (at @off). */
+static int check_type(const struct xipfs_image *img, struct xipfs_ino *out, uint64_t off)
 {
-	const uint8_t *p;
-	uint64_t off;
-
-	if (ino < 1 || ino > img->inode_count)
-		return -ENOENT;
-	off = xipfs_inode_off(img, ino);
-	p = img->base + off;
-	memset(out, 0, sizeof(*out));
-	out->ino = ino;
-	out->mode = ld16(p + offsetof(struct xipfs_inode, i_mode));
-	out->nlink = ld32(p + offsetof(struct xipfs_inode, i_nlink));
-	out->uid = ld32(p + offsetof(struct xipfs_inode, i_uid));
-	out->gid = ld32(p + offsetof(struct xipfs_inode, i_gid));
-	out->size = ld64(p + offsetof(struct xipfs_inode, i_size));
-	out->mtime = (int64_t)ld64(p + offsetof(struct xipfs_inode, i_mtime));
-	out->ctime = (int64_t)ld64(p + offsetof(struct xipfs_inode, i_ctime));
-	out->mtime_nsec = ld32(p + offsetof(struct xipfs_inode, i_mtime_nsec));
-	out->ctime_nsec = ld32(p + offsetof(struct xipfs_inode, i_ctime_nsec));
-	out->xattr = ld32(p + offsetof(struct xipfs_inode, i_xattr));
-	out->count = ld32(p + offsetof(struct xipfs_inode, i_count));
-	out->offset = ld64(p + offsetof(struct xipfs_inode, i_offset));
-
-	if (out->mtime_nsec >= 1000000000u || out->ctime_nsec >= 1000000000u)
-		return xipfs_corrupt(img, "inode", off,
-				     "inode %u: nanoseconds out of range", ino);
-	if (out->xattr > img->xattr_sets)
-		return xipfs_corrupt(img, "inode", off,
-				     "inode %u: xattr set %u does not exist", ino,
-				     out->xattr);
-	if (out->nlink < 1)
-		return xipfs_corrupt(img, "inode", off, "inode %u: zero links", ino);
+	uint32_t ino = out->ino;
 
 	switch (out->mode & S_IFMT) {
 	case S_IFREG:
@@ -136,6 +106,43 @@ int xipfs_inode_get(const struct xipfs_image *img, uint32_t ino,
 				     "inode %u: unknown file type 0%o", ino,
 				     out->mode & S_IFMT);
 	}
+}
+
+int xipfs_inode_get(const struct xipfs_image *img, uint32_t ino,
+		    struct xipfs_ino *out)
+{
+	const uint8_t *p;
+	uint64_t off;
+
+	if (ino < 1 || ino > img->inode_count)
+		return -ENOENT;
+	off = xipfs_inode_off(img, ino);
+	p = img->base + off;
+	memset(out, 0, sizeof(*out));
+	out->ino = ino;
+	out->mode = ld16(p + offsetof(struct xipfs_inode, i_mode));
+	out->nlink = ld32(p + offsetof(struct xipfs_inode, i_nlink));
+	out->uid = ld32(p + offsetof(struct xipfs_inode, i_uid));
+	out->gid = ld32(p + offsetof(struct xipfs_inode, i_gid));
+	out->size = ld64(p + offsetof(struct xipfs_inode, i_size));
+	out->mtime = (int64_t)ld64(p + offsetof(struct xipfs_inode, i_mtime));
+	out->ctime = (int64_t)ld64(p + offsetof(struct xipfs_inode, i_ctime));
+	out->mtime_nsec = ld32(p + offsetof(struct xipfs_inode, i_mtime_nsec));
+	out->ctime_nsec = ld32(p + offsetof(struct xipfs_inode, i_ctime_nsec));
+	out->xattr = ld32(p + offsetof(struct xipfs_inode, i_xattr));
+	out->count = ld32(p + offsetof(struct xipfs_inode, i_count));
+	out->offset = ld64(p + offsetof(struct xipfs_inode, i_offset));
+
+	if (out->mtime_nsec >= 1000000000u || out->ctime_nsec >= 1000000000u)
+		return xipfs_corrupt(img, "inode", off,
+				     "inode %u: nanoseconds out of range", ino);
+	if (out->xattr > img->xattr_sets)
+		return xipfs_corrupt(img, "inode", off,
+				     "inode %u: xattr set %u does not exist", ino,
+				     out->xattr);
+	if (out->nlink < 1)
+		return xipfs_corrupt(img, "inode", off, "inode %u: zero links", ino);
+	return check_type(img, out, off);
 }
 
 int xipfs_dir_entry(const struct xipfs_image *img, const struct xipfs_ino *dir,
