@@ -332,59 +332,58 @@ static void xipmap_fault_window(struct vm_fault *vmf, pgoff_t npages,
 }
 
 /*
- * A neighbour's page for fault-around, with a reference, or NULL when it is
- * not at hand: only folios already in the segment's page cache and up to
- * date are taken (no swap-in, no allocation, no I/O).
+ * The page of segment page @idx (below seg->npages) of a shmem segment.
+ * Every folio of the segment is pinned in seg->folios, in file order, for
+ * the segment's life (xipmap_pin_file()): the page stays put without a
+ * reference of ours and is found without the page cache.
  */
-static struct page *xipmap_shmem_page_cached(struct xipmap_seg *seg, u64 idx)
+static struct page *xipmap_seg_page(struct xipmap_seg *seg, u64 idx)
 {
-	struct folio *folio = filemap_get_folio(seg->file->f_mapping, idx);
-	struct page *page;
+	unsigned long lo = 0, hi = seg->nfolios, mid;
 
-	if (IS_ERR(folio))
-		return NULL;
-	page = folio_file_page(folio, idx);
-	if (!folio_test_uptodate(folio) || PageHWPoison(page)) {
-		folio_put(folio);
-		return NULL;
+	/* As many folios as pages: each folio is one page, at its index. */
+	if (seg->nfolios == seg->npages)
+		return folio_page(seg->folios[idx], 0);
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (seg->folios[mid]->index <= idx)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return page;
+	return folio_file_page(seg->folios[lo], idx);
 }
 
 /*
- * The page to map at file page @pgoff of a shmem segment file, with a
- * reference: the segment's page, or our zero page for a hole.  For the
- * faulting page (@fault) an ERR_PTR on failure; for a neighbour NULL when
- * it is not at hand.
+ * The page to map at file page @pgoff of a shmem segment file: the
+ * segment's page, or our zero page for a hole; NULL for a poisoned page.
+ * No reference is taken: the segment holds its pages while a backing file
+ * holds the segment.
  */
 static struct page *xipmap_shmem_map_page(struct xipmap_inode *xi,
-					  pgoff_t pgoff, bool fault)
+					  pgoff_t pgoff)
 {
 	s64 idx = xipmap_lookup(xi, pgoff);
+	struct page *page;
 
-	if (idx == 0) {
-		/* Our own zero page: core code may take references on it. */
-		get_page(xipmap_zero_page);
+	if (idx == 0)
 		return xipmap_zero_page;
-	}
 	if (idx < 0)
-		return fault ? ERR_PTR(-EFAULT) : NULL;
-	if (fault)
-		return xipmap_shmem_page(xi->seg, idx);
-	return xipmap_shmem_page_cached(xi->seg, idx);
+		return NULL;
+	page = xipmap_seg_page(xi->seg, idx);
+	return PageHWPoison(page) ? NULL : page;
 }
 
 /*
- * Map @n pages at @addr and drop the caller's references to them (the
- * PTEs hold their own).  A page whose PTE is already set (a racing fault,
- * a COW copy) is left as it is.  Returns 0, or the error of the page at
- * index @want if it could not be mapped (@want < 0: none of interest).
+ * Map @n pages at @addr (the PTEs take their own references).  A page
+ * whose PTE is already set (a racing fault, a COW copy) is left as it is.
+ * Returns 0, or the error of the page at index @want if it could not be
+ * mapped (@want < 0: none of interest).
  */
 static int xipmap_insert_run(struct vm_area_struct *vma, unsigned long addr,
 			     struct page **pages, unsigned long n, long want)
 {
-	unsigned long i, at = 0;
-	int ret = 0;
+	unsigned long at = 0;
 
 	while (at < n) {
 		unsigned long left = n - at, done;
@@ -393,25 +392,20 @@ static int xipmap_insert_run(struct vm_area_struct *vma, unsigned long addr,
 		if (!err)
 			break;
 		done = n - at - left;	/* pages[at + done] failed */
-		if (err != -EBUSY) {
-			if (want >= (long)(at + done))
-				ret = err;
-			break;
-		}
+		if (err != -EBUSY)
+			return want >= (long)(at + done) ? err : 0;
 		at += done + 1;
 		addr += (done + 1) << PAGE_SHIFT;
 	}
-	for (i = 0; i < n; i++)
-		put_page(pages[i]);
-	return ret;
+	return 0;
 }
 
 /*
- * Read fault on a shmem segment file: map the faulting page and the
- * neighbours at hand as ordinary file PTEs (refcounted, counted in the
- * folio's mapcount, as the core's fault-around maps the page cache), one
- * page at a time: the pages of a huge folio need not be the file's pages
- * in order, so neither a PMD nor the folio as a whole is ever mapped.
+ * Read fault on a shmem segment file: map the faulting page and its
+ * neighbours as ordinary file PTEs (refcounted, counted in the folio's
+ * mapcount, as the core's fault-around maps the page cache), one page at a
+ * time: the pages of a huge folio need not be the file's pages in order,
+ * so neither a PMD nor the folio as a whole is ever mapped.
  */
 static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
 				     struct xipmap_inode *xi, pgoff_t npages)
@@ -420,18 +414,15 @@ static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
 	struct page *pages[XIPMAP_INSERT_BATCH];
 	unsigned long start = 0, n = 0;
 	pgoff_t first, last, pgoff;
+	struct page *page;
 	long want = -1;
 	int err = 0;
 
+	if (!xipmap_shmem_map_page(xi, vmf->pgoff))
+		return VM_FAULT_HWPOISON;
 	xipmap_fault_window(vmf, npages, &first, &last);
-	for (pgoff = first; pgoff <= last; pgoff++) {
-		bool fault = pgoff == vmf->pgoff;
-		struct page *page = xipmap_shmem_map_page(xi, pgoff, fault);
-
-		if (IS_ERR(page)) {
-			err = PTR_ERR(page);
-			break;
-		}
+	for (pgoff = first; pgoff <= last + 1; pgoff++) {
+		page = pgoff <= last ? xipmap_shmem_map_page(xi, pgoff) : NULL;
 		/* Map the run so far when it breaks or fills the batch. */
 		if (n && (!page || n == ARRAY_SIZE(pages))) {
 			err = xipmap_insert_run(vma, start, pages, n, want);
@@ -445,15 +436,9 @@ static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
 		if (!n)
 			start = vma->vm_start +
 				((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-		if (fault)
+		if (pgoff == vmf->pgoff)
 			want = n;
 		pages[n++] = page;
-	}
-	if (n) {
-		int ret = xipmap_insert_run(vma, start, pages, n, want);
-
-		if (!err)
-			err = ret;
 	}
 	return err ? vmf_error(err) : VM_FAULT_NOPAGE;
 }
@@ -566,9 +551,10 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 	}
 	if (xi->seg->kind == XIPMAP_KIND_BAR)
 		return xipmap_fault_bar_cow(vmf, idx);
-	page = xipmap_shmem_map_page(xi, vmf->pgoff, true);
-	if (IS_ERR(page))
-		return vmf_error(PTR_ERR(page));
+	page = xipmap_shmem_map_page(xi, vmf->pgoff);
+	if (!page)
+		return VM_FAULT_HWPOISON;
+	get_page(page);		/* the core puts it after the copy */
 	vmf->page = page;
 	return 0;
 }
