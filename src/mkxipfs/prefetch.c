@@ -16,13 +16,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mkxipfs.h"
+
+#ifdef HAVE_LIBURING
+#include <liburing.h>
 
 #define PF_DEPTH	16
 #define PF_BUFSIZE	((size_t)256 << 10)
@@ -206,3 +208,55 @@ void pf_drop(struct prefetch *pf, unsigned long owner, size_t index)
 			pf_clear(pf, &pf->slot[i]);
 	}
 }
+
+#else /* !HAVE_LIBURING: built --without-liburing, the walk reads with read(2) */
+
+struct prefetch *pf_new(const char **why)
+{
+	*why = "mkxipfs was built without liburing";
+	return NULL;
+}
+
+void pf_free(struct prefetch *pf)
+{
+	(void)pf;
+}
+
+bool pf_room(const struct prefetch *pf)
+{
+	(void)pf;
+	return false;
+}
+
+void pf_queue(struct prefetch *pf, unsigned long owner, size_t index, int dfd,
+	      const char *name)
+{
+	(void)pf;
+	(void)owner;
+	(void)index;
+	(void)dfd;
+	(void)name;
+}
+
+int pf_take(struct prefetch *pf, unsigned long owner, size_t index, struct pf_data *out)
+{
+	(void)pf;
+	(void)owner;
+	(void)index;
+	(void)out;
+	return -ENOENT;
+}
+
+void pf_done(struct prefetch *pf, struct pf_data *d)
+{
+	(void)pf;
+	(void)d;
+}
+
+void pf_drop(struct prefetch *pf, unsigned long owner, size_t index)
+{
+	(void)pf;
+	(void)owner;
+	(void)index;
+}
+#endif

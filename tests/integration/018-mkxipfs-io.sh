@@ -33,6 +33,8 @@ mkfifo "$src/wide/fifo"
 find "$src" -exec touch -h -d @1600000000 {} +
 export SOURCE_DATE_EPOCH=1700000000
 
+grep -q '^#define HAVE_LIBURING 1' "$top_builddir/config.h" ||
+	skip "mkxipfs was built without liburing (configure --without-liburing)"
 "$MKXIPFS" -v -x 'wide/skip-*' "$src" "$WORK/uring.img" 2>"$WORK/uring.err" >/dev/null ||
 	fail "mkxipfs --io=uring: $(cat "$WORK/uring.err")"
 grep -q "through io_uring" "$WORK/uring.err" ||

@@ -26,6 +26,10 @@ skip() {
 	exit 77
 }
 fail() { echo "FAIL $NAME: $*" >&2; exit 1; }
+# A --without-fuse build has no daemon: the tests that mount skip.
+if [ ! -x "$XIPFS" ] && grep -qE 'mount_xipfs|[$]XIPFS\b|XIPFS_REAL' "$0"; then
+	skip "the xipfs daemon was not built (configure --without-fuse)"
+fi
 note() { echo "# $*"; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
