@@ -542,8 +542,12 @@ static void test_hostile(void)
 	sfd = make_segment("memfd", &elf_pages, &elf_size);
 	a.kind = XIPMAP_SEG_FD;
 	a.fd = sfd;
-	a.flags = 1;
-	refused(ioctl(devfd, XIPMAP_IOC_ATTACH, &a), EINVAL, "attach flags 1");
+	a.flags = XIPMAP_ATTACH_EXISTING << 1;
+	refused(ioctl(devfd, XIPMAP_IOC_ATTACH, &a), EINVAL, "attach an unknown flag");
+	a.flags = XIPMAP_ATTACH_EXISTING;
+	refused(ioctl(devfd, XIPMAP_IOC_ATTACH, &a), ENOENT,
+		"attach EXISTING of a segment never attached");
+	a.flags = 0;
 	memset(&a, 0, sizeof(a));
 	a.kind = XIPMAP_SEG_IVSHMEM;
 	memset(a.uuid, 0xee, 16);
