@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Pool commands: create, add, remove, gc; pool views for stat, list, fsck. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,28 +19,14 @@
 /* "64M", "1G", "4096": bytes, or 0 if not a size. */
 static uint64_t parse_size(const char *s)
 {
+	static const char units[] = "kmgt";	/* 2^10, 2^20, 2^30, 2^40 */
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
-	int shift = 0;
+	const char *unit = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+	int shift = unit ? 10 * (int)(unit - units + 1) : 0;
 
-	switch (*end) {
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	case 't': case 'T':
-		shift = 40;
-		break;
-	case '\0':
-		break;
-	default:
+	if (*end && !unit)
 		return 0;
-	}
 	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
 		return 0;
 	if (end == s || v > (UINT64_MAX >> shift))
