@@ -182,16 +182,18 @@ static double fill(const struct pool_view *v)
 	return total ? 100.0 * (double)(v->map->pages - v->map->free) / (double)total : 0;
 }
 
-int pool_list_line(struct xipfs_segment *seg, const char *name, char *buf, size_t len)
+int pool_list_counts(struct xipfs_segment *seg, const char *name, unsigned int *live,
+		     unsigned int *images, double *pct)
 {
 	struct pool_view v;
-	uint32_t live = 0;
 	int err = view_open(seg, name, XIPFS_OPEN_NOCRC, &v);
 
 	if (!err) {
+		*live = 0;
 		for (uint32_t i = 0; i < v.pool->count; i++)
-			live += !!(v.pool->labels[i].flags & XIPFS_POOL_LIVE);
-		snprintf(buf, len, "%u %u %.1f", live, v.pool->count, fill(&v));
+			*live += !!(v.pool->labels[i].flags & XIPFS_POOL_LIVE);
+		*images = v.pool->count;
+		*pct = fill(&v);
 	}
 	v.seg = NULL;
 	view_close(&v);

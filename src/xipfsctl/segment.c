@@ -45,8 +45,10 @@ static int show(const char *name, enum show_mode mode, bool first)
 	struct xipfs_image *img;
 	struct xipfs_mapped mapped;
 	struct stat s;
-	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1], line[64];
+	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1];
 	bool json = mode == SHOW_JSON_STAT || mode == SHOW_JSON_LINE;
+	unsigned int live, images;
+	double pct;
 	size_t isize;
 	int err, users, mapped_err = 0;
 
@@ -64,27 +66,18 @@ static int show(const char *name, enum show_mode mode, bool first)
 			xipfs_segment_close(seg);
 			return err;
 		}
-		err = pool_list_line(seg, name, line, sizeof(line));
+		err = pool_list_counts(seg, name, &live, &images, &pct);
 		xipfs_segment_close(seg);
 		if (err)
 			return err;
-		{
-			unsigned live, all;
-			double f;
-
-			if (sscanf(line, "%u %u %lf", &live, &all, &f) != 3) {
-				live = all = 0;
-				f = 0;
-			}
-			users = xipfs_segment_users(&s, false);
-			if (json)
-				printf("%s{\"name\": \"%s\", \"uuid\": \"%s\", \"size\": %lld, \"users\": %d, \"pool\": true, \"images\": %u, \"retired\": %u, \"fill\": %.1f}",
-				       first ? "" : ", ", name, uuid, (long long)s.st_size, users,
-				       live, all - live, f);
-			else
-				printf("%-20s %s %12lld %5d %6u %5.1f%%\n", name, uuid,
-				       (long long)s.st_size, users, live, f);
-		}
+		users = xipfs_segment_users(&s, false);
+		if (json)
+			printf("%s{\"name\": \"%s\", \"uuid\": \"%s\", \"size\": %lld, \"users\": %d, \"pool\": true, \"images\": %u, \"retired\": %u, \"fill\": %.1f}",
+			       first ? "" : ", ", name, uuid, (long long)s.st_size, users,
+			       live, images - live, pct);
+		else
+			printf("%-20s %s %12lld %5d %6u %5.1f%%\n", name, uuid,
+			       (long long)s.st_size, users, live, pct);
 		return 0;
 	}
 	err = xipfs_open_mem(xipfs_segment_base(seg), xipfs_segment_size(seg), path, 0, &img);

@@ -36,7 +36,9 @@ struct xipfs_segment;
 struct xipfs_mapped;
 /* `xipfsctl stat`'s lines (or JSON member) for xipfs_segment_mapped(). */
 void mapped_print(int err, const struct xipfs_mapped *m, bool json);
-int pool_list_line(struct xipfs_segment *seg, const char *name, char *buf, size_t len);
+/* `xipfsctl list` of a pool: its live images, all its images, its fill in %. */
+int pool_list_counts(struct xipfs_segment *seg, const char *name, unsigned int *live,
+		     unsigned int *images, double *pct);
 int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int users,
 	      bool json);
 int pool_fsck(struct xipfs_segment *seg, const char *name, unsigned flags, bool quiet);
