@@ -295,13 +295,9 @@ int pool_fsck(struct xipfs_segment *seg, const char *name, unsigned flags, bool 
 	int err = view_open(seg, name, XIPFS_OPEN_NOCRC, &v);
 
 	v.seg = NULL;
-	if (err == -ENOMEM) {
-		view_close(&v);
-		return 8;
-	}
 	if (err) {
 		view_close(&v);
-		return 4;
+		return err == -ENOMEM ? XIPFS_FSCK_EX_ERROR : XIPFS_FSCK_EX_UNCORRECTED;
 	}
 	errors = v.map->errors;
 	for (uint32_t i = 0; i < v.pool->count; i++) {
@@ -326,5 +322,5 @@ int pool_fsck(struct xipfs_segment *seg, const char *name, unsigned flags, bool 
 		       name, v.pool->count, inodes, v.map->data, v.map->meta, v.map->free,
 		       v.map->unused, errors);
 	view_close(&v);
-	return errors ? 4 : 0;
+	return errors ? XIPFS_FSCK_EX_UNCORRECTED : XIPFS_FSCK_EX_OK;
 }
