@@ -132,21 +132,6 @@ int cmd_gc(int argc, char **argv)
 	return 0;
 }
 
-/* JSON string: labels and names are [A-Za-z0-9_.-], paths may be anything. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 struct pool_view {
 	struct xipfs_segment *seg;
 	struct xipfs_pool_info *pool;
@@ -228,18 +213,19 @@ int pool_stat(struct xipfs_segment *seg, const char *name, const char *path, int
 	}
 	xipfs_uuid_format(v.pool->uuid, uuid);
 	if (json) {
-		printf("{\"name\": ");
-		json_str(name);
-		printf(", \"path\": ");
-		json_str(path);
-		printf(", \"uuid\": \"%s\", \"pool\": true, \"page_size\": %" PRIu64
+		/*
+		 * Names and labels are [A-Za-z0-9_.-] (xipfs_segment_name_ok()),
+		 * the path is the name's under XIPFS_SEGMENT_DIR: nothing to escape.
+		 */
+		printf("{\"name\": \"%s\", \"path\": \"%s\", \"uuid\": \"%s\", \"pool\": true"
+		       ", \"page_size\": %" PRIu64
 		       ", \"segment_size\": %" PRIu64 ", \"pages\": %" PRIu64
 		       ", \"generation\": %" PRIu64 ", \"users\": %d"
 		       ", \"data_pages\": %" PRIu64 ", \"metadata_pages\": %" PRIu64
 		       ", \"directory_pages\": %" PRIu64 ", \"free_pages\": %" PRIu64
 		       ", \"unused_pages\": %" PRIu64 ", \"image_pages\": %" PRIu64
 		       ", \"saved_bytes\": %" PRIu64 ", \"fill\": %.2f, \"images\": [",
-		       uuid, psize, v.pool->size, total, v.pool->generation, users,
+		       name, path, uuid, psize, v.pool->size, total, v.pool->generation, users,
 		       v.map->data, v.map->meta, v.map->dir,
 		       v.map->free + total - v.map->pages, v.map->unused, sum, saved, fill(&v));
 		for (uint32_t i = 0; i < v.pool->count; i++) {
