@@ -185,45 +185,27 @@ static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 }
 
 /*
- * Take a reference on @ino's backing if it has one: its id, 0 if none,
- * -EPERM if it was refused (xip_tail_clean()),
- * -ENOMEM if the table cannot be had.
+ * Take a reference on @ino's backing: its id, -EPERM if it was refused
+ * (xip_tail_clean(), no reference then), -ENOMEM if the table cannot be
+ * had.  If it has none, @b (a new one made for @ino, its reference taken)
+ * goes in and is consumed, *b = NULL; without @b, 0.  A racing open may
+ * have put one in since: @b stays with the caller then.
  */
-static int xip_get(struct xipfs_state *s, const struct xipfs_ino *ino)
+static int xip_get(struct xipfs_state *s, const struct xipfs_ino *ino,
+		   struct xip_backing **b)
 {
 	struct xip_backing **pp;
 	int id = 0;
 
 	pthread_mutex_lock(&s->xip_lock);
 	pp = xip_find(s, ino);
-	if (!pp)
-		id = -ENOMEM;
-	else if (*pp && (*pp)->backing_id < 0)
-		id = (*pp)->backing_id;		/* refused for good */
-	else if (*pp && (*pp)->opens++ == 0)
-		idle_del(s, *pp), id = (*pp)->backing_id;
-	else if (*pp)
-		id = (*pp)->backing_id;
-	pthread_mutex_unlock(&s->xip_lock);
-	return id;
-}
-
-/*
- * Put @b, made for @ino, in the table, unless a racing open put one there
- * first.  Returns the id of the one in the table (its reference taken),
- * and consumes @b if it went in.
- */
-static int xip_insert(struct xipfs_state *s, const struct xipfs_ino *ino,
-		      struct xip_backing **b)
-{
-	struct xip_backing **pp;
-	int id;
-
-	pthread_mutex_lock(&s->xip_lock);
-	pp = xip_find(s, ino);
 	if (!pp) {
 		id = -ENOMEM;
-	} else if (!*pp) {
+	} else if (*pp) {
+		id = (*pp)->backing_id;
+		if (id > 0 && (*pp)->opens++ == 0)
+			idle_del(s, *pp);
+	} else if (b) {
 		(*b)->offset = ino->offset;
 		(*b)->count = ino->count;
 		(*b)->size = ino->size;
@@ -231,10 +213,6 @@ static int xip_insert(struct xipfs_state *s, const struct xipfs_ino *ino,
 		*b = NULL;
 		s->xip_entries++;
 		id = (*pp)->backing_id;
-	} else {
-		id = (*pp)->backing_id;
-		if (id > 0 && (*pp)->opens++ == 0)
-			idle_del(s, *pp);
 	}
 	pthread_mutex_unlock(&s->xip_lock);
 	return id;
@@ -255,7 +233,7 @@ static int xip_new(struct xipfs_state *s, fuse_req_t req, const struct xipfs_ino
 	if (fd == -EPERM) {
 		/* Remember the refusal: it is logged once, not at every open. */
 		b->backing_id = -EPERM;
-		id = xip_insert(s, ino, &b);
+		id = xip_get(s, ino, &b);
 		free(b);
 		return id;
 	}
@@ -271,7 +249,7 @@ static int xip_new(struct xipfs_state *s, fuse_req_t req, const struct xipfs_ino
 		free(b);
 		return -EIO;
 	}
-	id = xip_insert(s, ino, &b);
+	id = xip_get(s, ino, &b);
 	if (b) {
 		fuse_passthrough_close(req, b->backing_id);
 		free(b);
@@ -288,7 +266,7 @@ int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
 	/* Empty files have no pages to map: FUSE serves them (no reads). */
 	if (!s->xip_active || ino->size == 0)
 		return 0;
-	id = xip_get(s, ino);
+	id = xip_get(s, ino, NULL);
 	if (id == 0)
 		id = xip_new(s, req, ino);
 	if (id == -EUCLEAN)
