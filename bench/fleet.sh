@@ -44,9 +44,6 @@ export top_srcdir top_builddir
 [ "$(id -u)" -eq 0 ] || { echo "fleet.sh: needs root" >&2; exit 1; }
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
-# Guests booting at once on a loaded host under TCG can fail the kernel's
-# IO-APIC timer check and panic ("IO-APIC + timer doesn't work"): skip it.
-VM_KERNEL_ARGS="$VM_KERNEL_ARGS no_timer_check"
 command -v mkfs.erofs >/dev/null && command -v mksquashfs >/dev/null || {
 	echo "fleet.sh: needs mkfs.erofs and mksquashfs (contrib/install-deps.sh)" >&2
 	exit 1

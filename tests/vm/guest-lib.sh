@@ -15,9 +15,9 @@
 # XIPFS_NO_SKIP) when it is missing.  GUEST_SEG is the /usr image as an
 # ivshmem segment file in /dev/shm (contrib/xipfs-vm-segment.sh).
 #
-# guest_boot boots the guest under TCG (with no_timer_check: on a loaded
-# host the kernel's IO-APIC timer check fails under TCG and panics) with its root disk as a snapshot (the
-# guest's writes are thrown away), /usr from the segment
+# guest_boot boots the guest under TCG (with lib.sh's VM_KERNEL_ARGS, for a
+# loaded host) with its root disk as a snapshot (the guest's writes are
+# thrown away), /usr from the segment
 # (xipfs.usr=ivshmem:GUEST_UUID unless --append gives other usr= options),
 # and SCRIPT (a host file) run as root once the guest is up
 # (xipfs-guest-run.service), after which the guest powers off.  DIR (made
@@ -90,7 +90,7 @@ guest_boot() {
 		-nodefaults -display none -no-reboot \
 		-serial "file:$g_dir/console.log" -serial "file:$g_dir/run.out" \
 		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
-		-append "console=ttyS0 root=/dev/vda rw panic=-1 $VM_KERNEL_ARGS no_timer_check xipfs.run $g_append" \
+		-append "console=ttyS0 root=/dev/vda rw panic=-1 $VM_KERNEL_ARGS xipfs.run $g_append" \
 		-drive "file=$g_root,format=raw,if=virtio,snapshot=on" \
 		-fw_cfg "name=opt/xipfs/run,file=$g_script" $g_dev $g_extra
 	if [ $g_bg -eq 1 ]; then
