@@ -18,4 +18,4 @@ setfattr -n user.a -v 1 "$s/hello" 2>/dev/null || "$PY" -c 'import os,sys; os.se
 "$PY" -c 'import os,sys; os.setxattr(sys.argv[1], "user.b", b"2" * 100)' "$s/dir/random"
 gen_image "$s" "$WORK/good.img"
 "$XIPFSCTL" fsck --verify-data "$WORK/good.img" >/dev/null || fail "the undamaged image fails fsck"
-"$PY" "$TESTS/corrupt.py" "$XIPFSCTL_BIN" "$WORK/good.img" "$WORK"
+"$PY" "$TESTS/corrupt.py" "$XIPFSCTL" "$WORK/good.img" "$WORK"

@@ -41,7 +41,7 @@ for img in "$WORK/cycle.img" "$top_srcdir/tests/fuzz/corpus/fuzz_image/cycle.img
 done
 
 # fsck(8) runs fsck.xipfs -a IMAGE (or -p, -n, -y, -f): the same checker.
-ln -s "$XIPFSCTL_BIN" "$WORK/fsck.xipfs"
+ln -s "$XIPFSCTL" "$WORK/fsck.xipfs"
 for o in -a -p -n -y -f; do
 	[ "$(rc "$WORK/fsck.xipfs" $o "$WORK/good.img")" = 0 ] || fail "fsck.xipfs $o on a good image"
 done

@@ -37,7 +37,7 @@ has() { "$XIPFSCTL" stat --json "$pool" | "$PY" -c 'import json,sys; sys.exit(no
 blocks0=$(stat -c %b "/dev/shm/xipfs.$pool")
 for stop in 1 40 0; do
 	g0=$(gen)
-	XIPFS_POOL_STOP=$stop "$XIPFSCTL_BIN" add "$pool" "$WORK/P1.img" killed &
+	XIPFS_POOL_STOP=$stop "$XIPFSCTL" add "$pool" "$WORK/P1.img" killed &
 	pid=$!
 	n=0
 	until [ "$(awk '{ print $3 }' /proc/$pid/stat 2>/dev/null)" = T ]; do
@@ -78,7 +78,7 @@ mount_xipfs "seg:$pool/V" "$WORK/mV"
 (
 	for i in 1 2 3 4 5 6; do
 		[ $((i % 2)) -eq 1 ] && img=V2 || img=V1
-		"$XIPFSCTL_BIN" add "$pool" "$WORK/$img.img" V >/dev/null || exit 1
+		"$XIPFSCTL" add "$pool" "$WORK/$img.img" V >/dev/null || exit 1
 	done
 ) &
 writer=$!

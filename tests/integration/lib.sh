@@ -11,8 +11,6 @@ XIPFSCTL=$top_builddir/src/xipfsctl/xipfsctl
 XIPFS=$top_builddir/src/xipfs/xipfs
 TESTS=$top_srcdir/tests/integration
 PY=/usr/bin/python3
-# libxipfs is linked in: the programs are real executables, no libtool wrappers.
-XIPFSCTL_BIN=$XIPFSCTL
 NAME=$(basename "$0" .sh)
 
 # Skip (exit 77) for a missing requirement.  In CI (XIPFS_NO_SKIP=1) every
