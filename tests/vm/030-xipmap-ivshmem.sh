@@ -11,30 +11,29 @@ set -u
 . "$top_srcdir/tests/vm/xipmap-lib.sh"
 xipmap_prepare
 
-work=$(mktemp -d "${top_builddir}/tests/vm/xipmap-ivshmem.XXXXXX") || exit 99
-trap 'rm -rf "$work"' EXIT
-seg1=$work/seg1
-seg2=$work/seg2
+vm_workdir xipmap-ivshmem
+seg1=$dir/seg1
+seg2=$dir/seg2
 xipmap_segment "$seg1" 1048576 || exit 99
 xipmap_segment "$seg2" 2097152 || exit 99
 marker=200
 
-vm_boot --name xipmap-ivshmem --work "$work" --ivshmem "$seg1,$seg2" -- "
+vm_boot --name xipmap-ivshmem --work "$dir" --ivshmem "$seg1,$seg2" -- "
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	insmod $XIPMAP_KO || exit 1
 	n=\$(dmesg | grep -c 'xipmap 0000:.*: segment')
 	[ \"\$n\" = 2 ] || { echo \"FAIL: module bound \$n ivshmem segments, expected 2\"; exit 1; }
 	$XIPMAP_TEST ivshmem $seg2 || exit 1
 	$XIPMAP_TEST ivshmem $seg1 $marker || exit 1
-" >"$work/out" 2>&1 &
+" >"$dir/out" 2>&1 &
 XIPMAP_PIDS=$!
 
 # When the guest maps the marker page, change its first byte on the host.
 flipped=
-xipmap_flip_when_ready "$seg1" "$marker" "$work" && flipped=1
+xipmap_flip_when_ready "$seg1" "$marker" "$dir" && flipped=1
 wait $XIPMAP_PIDS
 rc=$?
-cat "$work/out"
+cat "$dir/out"
 if [ -z "$flipped" ]; then
 	echo "FAIL: the guest never reported XIPMAP-READY"
 	rc=1

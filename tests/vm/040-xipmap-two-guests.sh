@@ -9,8 +9,7 @@ set -u
 . "$top_srcdir/tests/vm/xipmap-lib.sh"
 xipmap_prepare
 
-dir=$(mktemp -d "${top_builddir}/tests/vm/xipmap-2g.XXXXXX") || exit 99
-trap 'rm -rf "$dir"' EXIT
+vm_workdir xipmap-2g
 seg=$dir/seg
 xipmap_segment "$seg" 1048576 || exit 99
 marker=100

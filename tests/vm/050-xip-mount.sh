@@ -28,8 +28,7 @@ set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
 
-dir=$(mktemp -d "$top_builddir/tests/vm/xip-mount.XXXXXX") || exit 99
-trap 'rm -rf "$dir"' EXIT
+vm_workdir xip-mount
 seg=$dir/seg
 cp "$XIP_SEG" "$seg" || exit 99
 lib=/usr/lib/x86_64-linux-gnu
@@ -78,9 +77,9 @@ echo "== 1. one frame"
 want=\$($XIP_PROBE segpfn $XIP_IMG $libc $off \$dev)
 probe_bg hold hold /tmp/a$libc $off
 p1=\$(sed -n '1s/^pfn //p' hold.out)
-p2=\$($XIP_PROBE pfn /tmp/a$libc $off | sed 's/^pfn //')
-p3=\$($XIP_PROBE pfn /tmp/b$libc $off | sed 's/^pfn //')
-pc=\$($XIP_PROBE pfn /tmp/c$libc $off | sed 's/^pfn //')
+p2=\$(pfn /tmp/a$libc $off)
+p3=\$(pfn /tmp/b$libc $off)
+pc=\$(pfn /tmp/c$libc $off)
 echo "segment frame \$want; A: \$p1 and \$p2; B: \$p3; C (xip=off): \$pc"
 ck "two processes on mount A map the segment's frame" "[ '\$p1' = '\$want' ] && [ '\$p2' = '\$want' ]"
 ck "mount B (same segment) maps the same frame" "[ '\$p3' = '\$want' ]"
@@ -90,15 +89,15 @@ probe_go
 at=\$($XIP_PROBE imgoff $XIP_IMG $libc $off)
 $XIPFSCTL load $XIP_IMG t || fail=1
 $(xip_mount_cmd d /tmp/d xip=on seg:t)
-ps=\$($XIP_PROBE pfn /dev/shm/xipfs.t \$at | sed 's/^pfn //')
-pd=\$($XIP_PROBE pfn /tmp/d$libc $off | sed 's/^pfn //')
-pd2=\$($XIP_PROBE pfn /tmp/d$libc $off | sed 's/^pfn //')
+ps=\$(pfn /dev/shm/xipfs.t \$at)
+pd=\$(pfn /tmp/d$libc $off)
+pd2=\$(pfn /tmp/d$libc $off)
 echo "tmpfs segment: page frame \$ps; through its mount: \$pd, \$pd2"
 ck "a mount of a tmpfs segment maps the segment file's own frame" "[ -n '\$ps' ] && [ '\$ps' != 0 ] && [ '\$pd' = '\$ps' ] && [ '\$pd2' = '\$ps' ]"
 # And an image file: the daemon's private sealed memfd.
 $(xip_mount_cmd e /tmp/e xip=on $XIP_IMG)
-pe=\$($XIP_PROBE pfn /tmp/e$libc $off | sed 's/^pfn //')
-pe2=\$($XIP_PROBE pfn /tmp/e$libc $off | sed 's/^pfn //')
+pe=\$(pfn /tmp/e$libc $off)
+pe2=\$(pfn /tmp/e$libc $off)
 echo "image file (sealed memfd): \$pe, \$pe2"
 ck "an image file's mount maps one frame for every process" "[ -n '\$pe' ] && [ '\$pe' != 0 ] && [ '\$pe' = '\$pe2' ] && [ '\$pe' != '\$ps' ]"
 ck "and reads the file right" "cmp -s /tmp/e$libc $XIP_TREE$libc"

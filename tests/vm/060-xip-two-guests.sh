@@ -11,8 +11,7 @@ set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
 
-dir=$(mktemp -d "$top_builddir/tests/vm/xip-2g.XXXXXX") || exit 99
-trap 'rm -rf "$dir"' EXIT
+vm_workdir xip-2g
 seg=$dir/seg
 cp "$XIP_SEG" "$seg" || exit 99
 libc=/usr/lib/x86_64-linux-gnu/libc.so.6

@@ -17,7 +17,7 @@ set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
 
-dir=$(mktemp -d "$top_builddir/tests/vm/xip-pool.XXXXXX") || exit 99
+vm_workdir xip-pool
 pool=vmpool$$
 trap '"$XIPFSCTL" unload --force $pool 2>/dev/null; rm -rf "$dir"' EXIT
 lib=/usr/lib/x86_64-linux-gnu
@@ -52,8 +52,8 @@ dev=\$(ivshmem_dev)
 echo "== 1. one frame for two images"
 want=\$($XIP_PROBE segpfn ivshmem/A $libc $off \$dev)
 wantb=\$($XIP_PROBE segpfn ivshmem/B $libc $off \$dev)
-pa=\$($XIP_PROBE pfn /tmp/a$libc $off | sed 's/^pfn //')
-pb=\$($XIP_PROBE pfn /tmp/b$libc $off | sed 's/^pfn //')
+pa=\$(pfn /tmp/a$libc $off)
+pb=\$(pfn /tmp/b$libc $off)
 echo "pool frame of A's libc \$want, of B's \$wantb; mapped through A \$pa, through B \$pb"
 ck "A and B store libc's page once: one pool page" "[ -n '\$want' ] && [ '\$want' = '\$wantb' ]"
 ck "both mounts map that frame" "[ '\$pa' = '\$want' ] && [ '\$pb' = '\$want' ]"

@@ -12,20 +12,19 @@ set -u
 . "$top_srcdir/tests/vm/xipmap-lib.sh"
 xipmap_prepare
 
-work=$(mktemp -d "${top_builddir}/tests/vm/xipmap-harden.XXXXXX") || exit 99
-trap 'rm -rf "$work"' EXIT
-xipmap_segment "$work/seg" 1048576 || exit 99
+vm_workdir xipmap-harden
+xipmap_segment "$dir/seg" 1048576 || exit 99
 
-vm_boot --name xipmap-harden-ivshmem --smp 2 --work "$work" --ivshmem "$work/seg" \
+vm_boot --name xipmap-harden-ivshmem --smp 2 --work "$dir" --ivshmem "$dir/seg" \
 	--append proc_mem.force_override=never -- "
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	insmod $XIPMAP_KO || exit 1
 	rc=0
-	$XIPMAP_HARDEN cow $work/seg || rc=1
-	$XIPMAP_HARDEN cowrace $work/seg 2000 || rc=1
-	$XIPMAP_HARDEN procmem $work/seg || rc=1
-	$XIPMAP_HARDEN hotremove $work/seg || rc=1
-	$XIPMAP_HARDEN hotremove $work/seg || rc=1
+	$XIPMAP_HARDEN cow $dir/seg || rc=1
+	$XIPMAP_HARDEN cowrace $dir/seg 2000 || rc=1
+	$XIPMAP_HARDEN procmem $dir/seg || rc=1
+	$XIPMAP_HARDEN hotremove $dir/seg || rc=1
+	$XIPMAP_HARDEN hotremove $dir/seg || rc=1
 	rmmod xipmap || { echo 'FAIL: rmmod at the end'; rc=1; }
 	exit \$rc
 "

@@ -17,8 +17,7 @@ set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
 
-dir=$(mktemp -d "$top_builddir/tests/vm/xip-huge.XXXXXX") || exit 99
-trap 'rm -rf "$dir"' EXIT
+vm_workdir xip-huge
 lib=/usr/lib/x86_64-linux-gnu
 libc=$lib/libc.so.6
 py=/usr/bin/python3.11
@@ -54,16 +53,7 @@ echo "ShmemHugePages \$h0 kB before the load, \$h1 kB after"
 ck "the segment is held in huge folios" "[ \$h1 -ge \$((h0 + 2048)) ]"
 $(xip_mount_cmd h /tmp/h xip=on seg:h)
 sums /tmp/h
-$XIP_PROBE around /tmp/h$libc 65536 >around
-nb=0; bad=0
-while read -r off pfn; do
-	[ "\$off" = 65536 ] || nb=\$((nb + 1))
-	at=\$($XIP_PROBE imgoff $XIP_IMG $libc \$off)
-	seg=\$($XIP_PROBE pfn /dev/shm/xipfs.h \$at | sed 's/^pfn //')
-	[ "\$pfn" = "\$seg" ] || { bad=\$((bad + 1)); echo "page at \$off maps pfn \$pfn, the segment's is \$seg"; }
-done <around
-echo "fault-around: \$nb neighbours mapped with the touched page, \$bad not the segment's frame"
-ck "fault-around maps neighbours, each the segment's own frame" "[ \$nb -gt 0 ] && [ \$bad = 0 ]"
+around_ck h /tmp/h$libc $XIP_IMG $libc /dev/shm/xipfs.h
 $XIP_PROBE cow /tmp/h$libc || fail=1
 ck "private writes left the segment unchanged" "cmp -s /tmp/h$libc $XIP_TREE$libc"
 PYTHONHOME=/tmp/h/usr LD_LIBRARY_PATH=/tmp/h$lib /tmp/h$py -c 'import json; print(json.dumps(6 * 7))' >py.out 2>&1

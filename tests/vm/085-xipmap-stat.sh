@@ -10,14 +10,13 @@ set -u
 . "$top_srcdir/tests/vm/xipmap-lib.sh"
 xipmap_prepare
 
-work=$(mktemp -d "${top_builddir}/tests/vm/xipmap-stat.XXXXXX") || exit 99
-trap 'rm -rf "$work"' EXIT
-xipmap_segment "$work/seg" 1048576 || exit 99
+vm_workdir xipmap-stat
+xipmap_segment "$dir/seg" 1048576 || exit 99
 
-vm_boot --name xipmap-stat --work "$work" --ivshmem "$work/seg" -- "
+vm_boot --name xipmap-stat --work "$dir" --ivshmem "$dir/seg" -- "
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	insmod $XIPMAP_KO || exit 1
 	$XIPMAP_STAT memfd || exit 1
-	$XIPMAP_STAT ivshmem $work/seg || exit 1
+	$XIPMAP_STAT ivshmem $dir/seg || exit 1
 	rmmod xipmap || { echo 'FAIL: rmmod after the files are closed'; exit 1; }
 "

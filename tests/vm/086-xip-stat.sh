@@ -12,8 +12,7 @@ set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
 
-dir=$(mktemp -d "$top_builddir/tests/vm/xip-stat.XXXXXX") || exit 99
-trap 'rm -rf "$dir"' EXIT
+vm_workdir xip-stat
 py=/usr/bin/python3.11
 pages=64
 

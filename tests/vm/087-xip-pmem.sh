@@ -13,8 +13,7 @@ set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
 xip_prepare
 
-dir=$(mktemp -d "$top_builddir/tests/vm/xip-pmem.XXXXXX") || exit 99
-trap 'rm -rf "$dir"' EXIT
+vm_workdir xip-pmem
 seg=$dir/pmem
 cp "$XIP_IMG" "$seg" && truncate -s 1G "$seg" || exit 99
 R=$(dirname "$(dirname "$VM_KDIR")")
@@ -25,17 +24,19 @@ libc=$lib/libc.so.6
 off=131072
 pmem="-object memory-backend-file,id=pm0,mem-path=$seg,size=1G,share=on,readonly=on -device virtio-pmem-pci,memdev=pm0"
 
-memlines() {
+# The start of both guests' scripts: mem LABEL prints MemFree and the
+# memmap's size, first before anything is loaded.
+guest_head() {
 	cat <<EOF
-echo "\$1: MemFree \$(awk '/^MemFree/ { print \$2 }' /proc/meminfo) kB, nr_memmap_pages \$(awk '/^nr_memmap_pages/ { print \$2 }' /proc/vmstat)"
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+$(xip_guest_lib)
+mem() { echo "\$1: MemFree \$(awk '/^MemFree/ { print \$2 }' /proc/meminfo) kB, nr_memmap_pages \$(awk '/^nr_memmap_pages/ { print \$2 }' /proc/vmstat)"; }
+mem before
 EOF
 }
 
 cat >"$dir/a.sh" <<EOF
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-$(xip_guest_lib)
-mem() { $(memlines); }
-mem before
+$(guest_head)
 insmod $XIPMAP_KO || exit 1
 ck "xipmap binds the virtio-pmem region" "dmesg | grep -q 'xipmap virtio.*: segment $XIP_UUID'"
 start=\$(sed -n 's/^ *\([0-9a-f]*\)-[0-9a-f]* : xipmap\$/\1/p' /proc/iomem | head -n 1)
@@ -44,8 +45,8 @@ $(xip_mount_cmd p /tmp/p xip=on "pmem:$XIP_UUID")
 ck "the files equal the tree" "cd /tmp/p && sha256sum -c --quiet $XIP_SUMS; r=\\\$?; cd - >/dev/null; [ \\\$r = 0 ]"
 at=\$($XIP_PROBE imgoff $XIP_IMG $libc $off)
 want=\$(( (0x\$start + at) / 4096 ))
-p1=\$($XIP_PROBE pfn /tmp/p$libc $off | sed 's/^pfn //')
-p2=\$($XIP_PROBE pfn /tmp/p$libc $off | sed 's/^pfn //')
+p1=\$(pfn /tmp/p$libc $off)
+p2=\$(pfn /tmp/p$libc $off)
 echo "libc page: region frame \$want; process 1 \$p1, process 2 \$p2"
 ck "two processes map the region's own frame" "[ -n '\$start' ] && [ '\$p1' = \$want ] && [ '\$p2' = \$want ]"
 ck "pmem:UUID/LABEL-less first region works too" "$XIPFSCTL info pmem | grep -qx uuid=$XIP_UUID"
@@ -64,10 +65,7 @@ exit \$fail
 EOF
 
 cat >"$dir/b.sh" <<EOF
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-$(xip_guest_lib)
-mem() { $(memlines); }
-mem before
+$(guest_head)
 modprobe -d $R -a libnvdimm nd_pmem nd_virtio virtio_pmem || exit 1
 i=0; while [ ! -b /dev/pmem0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
 ck "nd_pmem binds the same device (/dev/pmem0, DAX)" "[ -b /dev/pmem0 ] && [ \"\$(cat /sys/block/pmem0/queue/dax)\" = 1 ]"

@@ -133,6 +133,15 @@ vm_pow2() {
 	echo "$vm_p"
 }
 
+# vm_workdir NAME: sets dir to a fresh directory under
+# $top_builddir/tests/vm (for a test's files and its guests' work
+# directories), removed on exit; exits 99 if it cannot be made.  A test that
+# must clean up more sets its own EXIT trap afterwards.
+vm_workdir() {
+	dir=$(mktemp -d "${top_builddir:?}/tests/vm/$1.XXXXXX") || exit 99
+	trap 'rm -rf "$dir"' EXIT
+}
+
 # The guest's /tmp is a fresh tmpfs: name the build and source trees when
 # they live under /tmp (a checkout in /tmp) so the guest init binds them back.
 vm_keep_arg() {

@@ -102,13 +102,20 @@ EOF
 
 # Guest script text shared by the XIP tests: ck NAME TEST (prints ok/FAIL,
 # sets fail=1), ivshmem_dev (the first ivshmem-plain PCI device),
+# pfn FILE OFFSET (the frame mapped at byte OFFSET of FILE, xip-probe pfn),
 # probe_bg NAME ARGS... (xip-probe ARGS in the background, reading the
-# fifo /tmp/NAME, output in NAME.out; returns once it printed READY) and
-# probe_go (a line to it; waits for it and returns its status).
+# fifo /tmp/NAME, output in NAME.out; returns once it printed READY),
+# probe_go (a line to it; waits for it and returns its status) and
+# around_ck NAME FILE IMAGE PATH SEG: FILE (PATH in IMAGE, on an xip=on
+# mount) is touched 64 KiB in, and every page fault-around mapped with that
+# one (xip-probe around) must be the segment's own frame; SEG is the
+# segment: a file (a tmpfs segment, read through its own pagemap) or the
+# PCI device of an ivshmem BAR (ivshmem_dev).  Prints a "frames:" line.
 xip_guest_lib() {
 	cat <<EOF
 fail=0
 ck() { if eval "\$2"; then echo "ok: \$1"; else echo "FAIL: \$1"; fail=1; fi; }
+pfn() { $XIP_PROBE pfn "\$@" | sed 's/^pfn //'; }
 ivshmem_dev() {
 	for d in /sys/bus/pci/devices/*; do
 		[ "\$(cat \$d/vendor)" = 0x1af4 ] && [ "\$(cat \$d/device)" = 0x1110 ] && echo \${d##*/}
@@ -123,5 +130,20 @@ probe_bg() {
 	i=0; while ! grep -q READY \$n.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
 }
 probe_go() { echo >&8; exec 8>&-; wait \$probe_pid; }
+around_ck() {
+	$XIP_PROBE around \$2 65536 >around.\$1
+	nb=0; bad=0
+	while read -r off got; do
+		[ "\$off" = 65536 ] || nb=\$((nb + 1))
+		if [ -f "\$5" ]; then
+			want=\$(pfn \$5 \$($XIP_PROBE imgoff \$3 \$4 \$off))
+		else
+			want=\$($XIP_PROBE segpfn \$3 \$4 \$off \$5)
+		fi
+		[ "\$got" = "\$want" ] || { bad=\$((bad + 1)); echo "\$1: page at \$off maps pfn \$got, the segment's is \$want"; }
+	done <around.\$1
+	echo "frames: \$1: \$nb neighbours mapped with the touched page, \$bad not the segment's frame"
+	ck "\$1: fault-around maps segment frames" "[ \$nb -gt 0 ] && [ \$bad = 0 ]"
+}
 EOF
 }
