@@ -98,14 +98,11 @@ for v in $variants; do
 	case $v in
 	xipfs) ;;
 	erofs-pmem)
-		size=$(stat -c %s "$erofs")
-		pad=$(( (size + 2097151) / 2097152 * 2097152 ))
 		pmem=/dev/shm/xipfs-bench-fleet-pmem.$$
-		cp "$erofs" "$pmem" && truncate -s "$pad" "$pmem" || exit 1
+		vm_pmem_file "$erofs" "$pmem" || exit 1
 		root_with_fstab "$v" "/dev/pmem0 /usr erofs ro,dax=always 0 0" || exit 1
 		args=(--no-usr --root "$BW/root-$v.img" --qemu-arg "-m $mem,slots=2,maxmem=8G"
-			--qemu-arg "-object memory-backend-file,id=pm0,mem-path=$pmem,size=$pad,share=on"
-			--qemu-arg "-device virtio-pmem-pci,memdev=pm0")
+			--qemu-arg "$(vm_pmem_qemu "$pmem")")
 		;;
 	erofs-blk)
 		root_with_fstab "$v" "/dev/vdb /usr erofs ro 0 0" || exit 1

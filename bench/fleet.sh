@@ -67,9 +67,7 @@ trap cleanup EXIT
 
 # The guest kernel's own modules (erofs, squashfs, virtio_blk), loadable in
 # the guest with modprobe -d.
-R=$(dirname "$(dirname "$VM_KDIR")")
-R=${R%/usr}
-[ -f "$R/lib/modules/$VM_KVER/modules.dep" ] || depmod -b "$R" "$VM_KVER" || exit 1
+vm_modules
 
 # pss PID...: "total anon shmem ram" in kB, summed over the processes: PSS,
 # its anonymous and shmem parts, and the resident part of the guest RAM
@@ -120,12 +118,9 @@ guest_script() {	# VARIANT [LABEL]: the guest's script
 		echo "insmod $XIPMAP_KO || exit 1"
 		xip_mount_cmd xipfs /tmp/m xip=on "ivshmem/$2" ;;
 	erofs-dax)
-		echo "modprobe -d $R -a crc32c_generic libcrc32c erofs libnvdimm nd_btt nd_pmem nd_virtio virtio_pmem || exit 1"
-		echo "mkdir -p /tmp/m; i=0; while [ ! -b /dev/pmem0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done"
-		echo "mount -t erofs -o ro,dax=always /dev/pmem0 /tmp/m || exit 1"
-		echo "[ \"\$(cat /sys/block/pmem0/queue/dax)\" = 1 ] || { echo 'pmem0 has no DAX'; exit 1; }" ;;
+		vm_erofs_dax_cmd /tmp/m ;;
 	erofs|squashfs)
-		echo "modprobe -d $R -a virtio_blk crc32c_generic libcrc32c $v || exit 1"
+		echo "modprobe -d $VM_MODROOT -a virtio_blk crc32c_generic libcrc32c $v || exit 1"
 		echo "mkdir -p /tmp/m; i=0; while [ ! -b /dev/vda ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done"
 		echo "mount -t $v -o ro /dev/vda /tmp/m || exit 1" ;;
 	esac
@@ -192,14 +187,11 @@ run_variant() {
 		R_SEGMB[$v]=$((($(shmem_kb) - shm0) / 1024)) ;;
 	erofs-dax)
 		for i in 1 2 3; do
-			local f=/dev/shm/xipfs-fleet-dax.$$.$i sz
 			# mkfs.erofs 1.5 cannot write to tmpfs (EIO): build, then copy.
 			rm -f "$BW/d$i.img"
 			mkfs.erofs --quiet -Enoinline_data --chunksize=4096 "$BW/d$i.img" "$BW/T$i/" \
 				>/dev/null || return 1
-			cp "$BW/d$i.img" "$f" || return 1
-			sz=$(stat -c %s "$f")
-			truncate -s $(((sz + 2097151) / 2097152 * 2097152)) "$f" || return 1
+			vm_pmem_file "$BW/d$i.img" "/dev/shm/xipfs-fleet-dax.$$.$i" || return 1
 		done
 		R_SEGMB[$v]=$((($(shmem_kb) - shm0) / 1024)) ;;
 	erofs)
@@ -229,9 +221,7 @@ run_variant() {
 			# Linux 6.12 warns (fs/dax.c dax_insert_entry) when two files
 			# map one deduplicated chunk; the data read is right (the sums
 			# are checked), so the warning is reported, not fatal.
-			args=(--no-klog-check
-			      --qemu-arg -object --qemu-arg "memory-backend-file,id=pm0,mem-path=$f,size=$(stat -c %s "$f"),share=on"
-			      --qemu-arg -device --qemu-arg virtio-pmem-pci,memdev=pm0)
+			args=(--no-klog-check --qemu-arg "$(vm_pmem_qemu "$f")")
 		else
 			if [ "$mixed" = 1 ]; then
 				cp "$BW/e$i.img" "$d/disk" || return 1

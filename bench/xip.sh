@@ -36,17 +36,10 @@ set -u
 export top_srcdir top_builddir
 . "$top_srcdir/tests/vm/xip-lib.sh"
 [ "$(id -u)" -eq 0 ] || vm_skip "bench/xip.sh needs root"
-grep -q '^#define HAVE_FUSE_PASSTHROUGH_OPEN 1' "$top_builddir/config.h" ||
-	vm_skip "bench/xip.sh needs xipfs built against libfuse >= 3.17 (contrib/ci-build-passthrough.sh)"
 command -v mkfs.erofs >/dev/null || vm_skip "mkfs.erofs not found (contrib/install-deps.sh)"
-xipmap_prepare
+xip_programs
 XIPMAP_KO=${XIP_BENCH_KO:-$XIPMAP_KO}
-XIPFS=$top_builddir/src/xipfs/xipfs
-XIPFSCTL=$top_builddir/src/xipfsctl/xipfsctl
 MKXIPFS=$top_builddir/src/mkxipfs/mkxipfs
-PROBE=$top_builddir/tests/vm/xip-probe
-[ -x "$PROBE" ] || make -s -C "$top_builddir" tests/vm/xip-probe >&2 || exit 99
-XIP_PROBE=$PROBE
 
 rounds=${XIP_BENCH_ROUNDS:-9}
 mode=${XIP_BENCH_MODE:-plain}
@@ -69,16 +62,12 @@ cp "$BW/img" "$BW/seg" && truncate -s "$(vm_pow2 "$(stat -c %s "$BW/img")")" "$B
 seg_size=$(stat -c %s "$BW/seg")
 [ "$seg_size" -ge 1048576 ] || truncate -s 1048576 "$BW/seg"
 mkfs.erofs --quiet -Enoinline_data "$BW/erofs" "$BW/tree" >/dev/null || exit 99
-cp "$BW/erofs" "$PMEM" || exit 99
-pm=$(stat -c %s "$PMEM")
-truncate -s $(((pm + 2097151) / 2097152 * 2097152)) "$PMEM" || exit 99
+vm_pmem_file "$BW/erofs" "$PMEM" || exit 99
 uuid=$("$XIPFSCTL" info "$BW/img" | sed -n 's/^uuid=//p')
 [ -n "$uuid" ] || exit 99
 
 # The guest kernel's own modules for virtio-pmem and erofs (modprobe -d).
-R=$(dirname "$(dirname "$VM_KDIR")")
-R=${R%/usr}
-[ -f "$R/lib/modules/$VM_KVER/modules.dep" ] || depmod -b "$R" "$VM_KVER" || exit 99
+vm_modules
 
 # Where each variant's copy of the files lives in the guest.
 vdir() {
@@ -109,13 +98,7 @@ vdir() {
 		xip=off)
 			xip_mount_cmd off "$d" xip=off "ivshmem:$uuid" ;;
 		erofs-dax)
-			cat <<EOF
-modprobe -d $R -a crc32c_generic libcrc32c erofs libnvdimm nd_btt nd_pmem nd_virtio virtio_pmem || exit 1
-i=0; while [ ! -b /dev/pmem0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
-mkdir -p $d && mount -t erofs -o ro,dax=always /dev/pmem0 $d || exit 1
-ck "erofs on /dev/pmem0 is a DAX mount" "[ \$(cat /sys/block/pmem0/queue/dax) = 1 ] && grep -q ' $d erofs .*dax=always' /proc/mounts"
-EOF
-			;;
+			vm_erofs_dax_cmd "$d" ;;
 		esac
 	done
 	# Rounds: round 0 warms up; the order rotates so that no variant
@@ -135,7 +118,7 @@ $(for v in $variants; do printf '\t\t%s) d=%s ;;\n' "$v" "$(vdir "$v")"; done)
 		set -f
 		paths=
 		for f in $files; do paths="\$paths \$d\$f"; done
-		$PROBE touch $mode \$paths | sed "s|^\$d|R\$r \$v |" || fail=1
+		$XIP_PROBE touch $mode \$paths | sed "s|^\$d|R\$r \$v |" || fail=1
 		set +f
 		k=\$((k + 1))
 	done
@@ -148,42 +131,14 @@ EOF
 	for v in $variants; do
 		d=$(vdir "$v")
 		case $v in
-		xip-ivshmem)
-			cat <<EOF
-dev=\$(ivshmem_dev)
-$PROBE around $d$first 65536 >around.ivshmem
-nb=0; bad=0
-while read -r off pfn; do
-	[ "\$off" = 65536 ] || nb=\$((nb + 1))
-	want=\$($PROBE segpfn $BW/img $first \$off \$dev)
-	[ "\$pfn" = "\$want" ] || { bad=\$((bad + 1)); echo "ivshmem: page at \$off maps pfn \$pfn, the segment's is \$want"; }
-done <around.ivshmem
-echo "frames: xip-ivshmem: \$nb neighbours mapped with the touched page, \$bad not the segment's frame"
-ck "xip-ivshmem: fault-around maps segment frames" "[ \$nb -gt 0 ] && [ \$bad = 0 ]"
-EOF
-			;;
-		xip-memfd)
-			cat <<EOF
-$PROBE around $d$first 65536 >around.memfd
-nb=0; bad=0
-while read -r off pfn; do
-	[ "\$off" = 65536 ] || nb=\$((nb + 1))
-	at=\$($PROBE imgoff $BW/img $first \$off)
-	want=\$($PROBE pfn /dev/shm/xipfs.bench \$at | sed 's/^pfn //')
-	[ "\$pfn" = "\$want" ] || { bad=\$((bad + 1)); echo "memfd: page at \$off maps pfn \$pfn, the segment's is \$want"; }
-done <around.memfd
-echo "frames: xip-memfd: \$nb neighbours mapped with the touched page, \$bad not the segment's frame"
-ck "xip-memfd: fault-around maps segment frames" "[ \$nb -gt 0 ] && [ \$bad = 0 ]"
-EOF
-			;;
+		xip-ivshmem) echo "around_ck $v $d$first $BW/img $first \$(ivshmem_dev)" ;;
+		xip-memfd) echo "around_ck $v $d$first $BW/img $first /dev/shm/xipfs.bench" ;;
 		esac
 	done
 	echo 'exit $fail'
 } >"$BW/guest.sh"
 
-pmem_args=(--qemu-arg -object
-	--qemu-arg "memory-backend-file,id=pm0,mem-path=$PMEM,size=$(stat -c %s "$PMEM"),share=on"
-	--qemu-arg -device --qemu-arg virtio-pmem-pci,memdev=pm0)
+pmem_args=(--qemu-arg "$(vm_pmem_qemu "$PMEM")")
 case " $variants " in
 *" erofs-dax "*) mem=1024M,slots=2,maxmem=4G ;;
 *) mem=768M; pmem_args=() ;;

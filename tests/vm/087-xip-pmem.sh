@@ -16,13 +16,11 @@ xip_prepare
 vm_workdir xip-pmem
 seg=$dir/pmem
 cp "$XIP_IMG" "$seg" && truncate -s 1G "$seg" || exit 99
-R=$(dirname "$(dirname "$VM_KDIR")")
-R=${R%/usr}
-[ -f "$R/lib/modules/$VM_KVER/modules.dep" ] || depmod -b "$R" "$VM_KVER" || exit 99
+vm_modules
 lib=/usr/lib/x86_64-linux-gnu
 libc=$lib/libc.so.6
 off=131072
-pmem="-object memory-backend-file,id=pm0,mem-path=$seg,size=1G,share=on,readonly=on -device virtio-pmem-pci,memdev=pm0"
+pmem=$(vm_pmem_qemu "$seg" ,readonly=on)
 
 # The start of both guests' scripts: mem LABEL prints MemFree and the
 # memmap's size, first before anything is loaded.
@@ -66,8 +64,7 @@ EOF
 
 cat >"$dir/b.sh" <<EOF
 $(guest_head)
-modprobe -d $R -a libnvdimm nd_pmem nd_virtio virtio_pmem || exit 1
-i=0; while [ ! -b /dev/pmem0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+$(vm_pmem_cmd)
 ck "nd_pmem binds the same device (/dev/pmem0, DAX)" "[ -b /dev/pmem0 ] && [ \"\$(cat /sys/block/pmem0/queue/dax)\" = 1 ]"
 ck "and builds a memmap for it" "[ \"\$(awk '/^nr_memmap_pages/ { print \$2 }' /proc/vmstat)\" -gt 0 ]"
 mem "after nd_pmem"

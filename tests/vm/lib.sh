@@ -55,6 +55,11 @@
 #	/tmp.  Several vm_boot calls may run at once (`vm_boot ... &` and
 #	`wait`), each with its own --name.
 #
+# Helpers, each described where it is defined: vm_workdir (a test's
+# directory), vm_pow2, vm_modules (the guest kernel's own modules, for
+# modprobe -d in a guest), vm_pmem_file, vm_pmem_qemu, vm_pmem_cmd and
+# vm_erofs_dax_cmd (a virtio-pmem device, EROFS DAX on it).
+#
 # Environment: XIPFS_VM_CACHE (kernel cache, default /var/cache/xipfs-vm),
 # XIPFS_VM_KVER (pin a kernel version), XIPFS_VM_TIMEOUT, XIPFS_VM_SMP,
 # XIPFS_VM_LOGDIR, XIPFS_VM_KEEP=1 (keep work directories).
@@ -140,6 +145,57 @@ vm_pow2() {
 vm_workdir() {
 	dir=$(mktemp -d "${top_builddir:?}/tests/vm/$1.XXXXXX") || exit 99
 	trap 'rm -rf "$dir"' EXIT
+}
+
+# vm_modules: sets VM_MODROOT, the root of the guest kernel's module tree, so
+# that a guest can load the kernel's own modules (virtio-pmem, erofs,
+# virtio_blk, ...) with `modprobe -d $VM_MODROOT`; runs depmod there once.
+vm_modules() {
+	VM_MODROOT=$(dirname "$(dirname "$VM_KDIR")")
+	VM_MODROOT=${VM_MODROOT%/usr}
+	[ -f "$VM_MODROOT/lib/modules/$VM_KVER/modules.dep" ] ||
+		depmod -b "$VM_MODROOT" "$VM_KVER" || exit 99
+}
+
+# vm_pmem_file SRC DEST: copy SRC to DEST padded to a multiple of 2 MiB,
+# the size a virtio-pmem device needs.
+vm_pmem_file() {
+	cp "$1" "$2" || return 1
+	vm_sz=$(stat -c %s "$2")
+	truncate -s $(((vm_sz + 2097151) / 2097152 * 2097152)) "$2"
+}
+
+# vm_pmem_qemu FILE [MORE]: the QEMU arguments (one string, for vm_boot
+# --qemu-arg or guest_boot --qemu-arg) of a virtio-pmem device on FILE,
+# share=on, MORE appended to the memory backend (e.g. ",readonly=on").  The
+# guest needs --mem SIZE,slots=2,maxmem=... for it.
+vm_pmem_qemu() {
+	echo "-object memory-backend-file,id=pm0,mem-path=$1,size=$(stat -c %s "$1"),share=on${2:-} -device virtio-pmem-pci,memdev=pm0"
+}
+
+# vm_pmem_cmd [MODULES...]: guest script text (after vm_modules) that loads
+# MODULES and the kernel's virtio-pmem driver (virtio_pmem, nd_pmem) and
+# waits for /dev/pmem0.
+vm_pmem_cmd() {
+	cat <<EOF
+modprobe -d $VM_MODROOT -a $* libnvdimm nd_pmem nd_virtio virtio_pmem || exit 1
+i=0; while [ ! -b /dev/pmem0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
+EOF
+}
+
+# vm_erofs_dax_cmd DIR: guest script text that mounts the EROFS image of
+# the virtio-pmem device at DIR with -o dax=always (the in-kernel way to
+# share host pages) and fails the script unless the mount is a DAX one.
+vm_erofs_dax_cmd() {
+	vm_pmem_cmd crc32c_generic libcrc32c erofs nd_btt
+	cat <<EOF
+mkdir -p $1 && mount -t erofs -o ro,dax=always /dev/pmem0 $1 || exit 1
+if [ "\$(cat /sys/block/pmem0/queue/dax)" = 1 ] && grep -q ' $1 erofs .*dax=always' /proc/mounts; then
+	echo "ok: erofs on /dev/pmem0 is a DAX mount"
+else
+	echo "FAIL: erofs on /dev/pmem0 is not a DAX mount"; exit 1
+fi
+EOF
 }
 
 # The guest's /tmp is a fresh tmpfs: name the build and source trees when

@@ -4,9 +4,11 @@
 #
 #	. "$top_srcdir/tests/vm/xip-lib.sh"
 #	xip_prepare        # xipmap_prepare, a passthrough build, the test image
+#	xip_programs       # only the first two (for a bench with its own data)
 #
 # Sets, besides XIPMAP_KO (see xipmap-lib.sh):
 #   XIPFS, XIPFSCTL, XIP_PROBE   the programs of this (passthrough) build
+#                                (xip_programs sets only these)
 #   XIP_TREE    a small real root: /usr/bin/{python3.11,ls,sha256sum} and
 #               the libraries they and python's lib-dynload modules load,
 #               the dynamic loader, and /usr/lib/python3.11
@@ -16,7 +18,7 @@
 # The data is built once per build directory (under a lock) and reused.
 . "$top_srcdir/tests/vm/xipmap-lib.sh"
 
-xip_prepare() {
+xip_programs() {
 	: "${top_builddir:?top_builddir is not set (run through make check)}"
 	if ! grep -q '^#define HAVE_FUSE_PASSTHROUGH_OPEN 1' "$top_builddir/config.h"; then
 		vm_skip "the XIP tests need xipfs built against libfuse >= 3.17 (contrib/ci-build-passthrough.sh); this build has libfuse $(pkg-config --modversion fuse3 2>/dev/null || echo '?')"
@@ -29,6 +31,10 @@ xip_prepare() {
 		echo "ERROR: building tests/vm/xip-probe failed" >&2
 		exit 99
 	fi
+}
+
+xip_prepare() {
+	xip_programs
 	XIP_DATA=$top_builddir/tests/vm/xip-data
 	XIP_TREE=$XIP_DATA/tree
 	XIP_IMG=$XIP_DATA/img
