@@ -19,10 +19,11 @@ off=135168	# a page boundary: xip-probe hold reads the page's first byte
 # Where that byte lives in the segment file, and its value now.
 at=$("$XIP_PROBE" imgoff "$XIP_IMG" "$libc" "$off") || exit 99
 case $at in ''|hole) echo "ERROR: byte $off of $libc is not stored in the image ($at)"; exit 99 ;; esac
+[ $((at % 4096)) = 0 ] || { echo "ERROR: byte $off of $libc is not at a page start in the image ($at)"; exit 99; }
 old=$(od -A n -t u1 -j "$at" -N 1 "$seg" | tr -d ' ')
 new=$(((old + 1) & 255))
 
-pids=
+XIPMAP_PIDS=
 for g in a b; do
 	mkdir "$dir/$g"
 	cat >"$dir/$g/guest.sh" <<EOF
@@ -33,7 +34,7 @@ $(xip_mount_cmd xipfs /tmp/x xip=on "ivshmem:$XIP_UUID")
 want=\$($XIP_PROBE segpfn $XIP_IMG $libc $off \$(ivshmem_dev))
 probe_bg hold hold /tmp/x$libc $off
 before=\$(od -A n -t u1 -j $off -N 1 /tmp/x$libc | tr -d ' ')
-echo "XIP-READY"
+echo "XIPMAP-READY"
 # The host changes the byte, then creates ./go in this work directory.
 i=0; while [ ! -e go ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i+1)); done
 probe_go
@@ -52,26 +53,15 @@ exit \$fail
 EOF
 	vm_boot --name "xip-2g-$g" --mem 512M --timeout 420 --work "$dir/$g" --ivshmem "$seg" \
 		-- ". ./guest.sh" >"$dir/$g.out" 2>&1 &
-	pids="$pids $!"
+	XIPMAP_PIDS="$XIPMAP_PIDS $!"
 done
 
 # Wait until both guests hold their mappings, then change the byte once.
 flipped=
-while :; do
-	alive=
-	for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
-	[ -n "$alive" ] || break
-	if grep -q '^XIP-READY' "$dir/a/stdout" 2>/dev/null &&
-		grep -q '^XIP-READY' "$dir/b/stdout" 2>/dev/null; then
-		printf "\\$(printf %03o "$new")" |
-			dd of="$seg" bs=1 seek="$at" conv=notrunc status=none && flipped=1
-		touch "$dir/a/go" "$dir/b/go"
-		break
-	fi
-	sleep 1
-done
+xipmap_flip_when_ready "$seg" $((at / 4096)) "$dir/a" "$dir/b" && flipped=1
+touch "$dir/a/go" "$dir/b/go"
 rc=0
-for p in $pids; do
+for p in $XIPMAP_PIDS; do
 	wait "$p" || rc=1
 done
 for g in a b; do
@@ -79,7 +69,7 @@ for g in a b; do
 	cat "$dir/$g.out"
 done
 if [ -z "$flipped" ]; then
-	echo "FAIL: the guests never both reported XIP-READY"
+	echo "FAIL: the guests never both reported XIPMAP-READY"
 	rc=1
 fi
 exit $rc
