@@ -610,6 +610,7 @@ int cmd_fsck(int argc, char **argv)
 	struct xipfs_image *img;
 	struct xipfs_segment *seg;
 	struct xipfs_fsck_stats st;
+	struct xipfs_source src;
 	unsigned flags = 0;
 	bool quiet = false, bad_crc;
 	int c, err;
@@ -638,23 +639,23 @@ int cmd_fsck(int argc, char **argv)
 		fprintf(stderr, "Usage: xipfsctl fsck [--verify-data] [-q] IMAGE\n");
 		return XIPFS_FSCK_EX_USAGE;
 	}
-	{
-		struct xipfs_source src;
-
-		/* A whole pool: its directory, every image, every page's use. */
-		if (xipfs_source_parse(argv[optind], &src))
-			return XIPFS_FSCK_EX_USAGE;
-		err = src.label[0] ? 1 : xipfs_source_segment(&src, 0, &seg);
-		if (err < 0)
-			return err == -EUCLEAN ? XIPFS_FSCK_EX_UNCORRECTED : XIPFS_FSCK_EX_ERROR;
-		if (!err && xipfs_is_pool(xipfs_segment_base(seg), xipfs_segment_size(seg))) {
-			err = pool_fsck(seg, argv[optind], flags, quiet);
-			xipfs_segment_close(seg);
-			return err;
-		}
+	if (xipfs_source_parse(argv[optind], &src))
+		return XIPFS_FSCK_EX_USAGE;
+	/* A whole pool: its directory, every image, every page's use. */
+	err = src.label[0] ? 1 : xipfs_source_segment(&src, 0, &seg);
+	if (!err && xipfs_is_pool(xipfs_segment_base(seg), xipfs_segment_size(seg))) {
+		err = pool_fsck(seg, argv[optind], flags, quiet);
 		xipfs_segment_close(seg);
+		return err;
 	}
-	err = open_any(argv[optind], XIPFS_OPEN_NOCRC, &img, &seg);
+	/* One image: a file, a pool's label, or the segment opened above. */
+	if (err == 1) {
+		err = xipfs_source_open(&src, XIPFS_OPEN_NOCRC, &seg, &img);
+	} else if (!err) {
+		err = xipfs_segment_image(seg, src.arg, NULL, XIPFS_OPEN_NOCRC, &img);
+		if (err)
+			xipfs_segment_close(seg);
+	}
 	if (err)
 		return err == -EUCLEAN ? XIPFS_FSCK_EX_UNCORRECTED : XIPFS_FSCK_EX_ERROR;
 	/* Opened without the CRC so the walk still runs: the CRC is one more error. */
