@@ -10,10 +10,11 @@
  *      hides everything lower layers put in its directory), hardlinks to
  *      files of this or lower layers, PAX xattrs and times;
  *   2. data: read each regular file that survived, from the layer entry
- *      that last wrote it, into the page store.
+ *      that last wrote it, into the page store; a layer is decompressed
+ *      only up to its last surviving file, and not at all without one.
  * So a file deleted or replaced by a later layer costs no page in the
- * image, and the result depends only on the final tree.  Each OCI layer's
- * SHA-256 is checked in both passes against its descriptor.
+ * image, and the result depends only on the final tree.  Each layer's
+ * digest is checked in every pass that reads it.
  *
  * Nodes removed from the tree are kept (marked dead) until the end: a
  * hardlinked file whose first name was deleted stays the inode of its
@@ -586,17 +587,34 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 
 /* ---- the two passes ------------------------------------------------------ */
 
+/*
+ * The entries pass 2 must read: up to the last one holding a surviving
+ * file.  The rest of the layer is not decompressed again; layer_close()
+ * still reads its raw bytes for the digest.
+ */
+static size_t data_entries(const struct layer *l)
+{
+	size_t n = l->nfiles;
+
+	while (n && (!l->files[n - 1] || l->files[n - 1]->dead))
+		n--;
+	return n;
+}
+
 static int layer_pass(struct image *im, struct node *root, uint32_t li, bool data)
 {
 	struct layer *l = &im->layers[li];
+	size_t index = 0, end = data ? data_entries(l) : SIZE_MAX;
 	struct layer_in in;
 	struct archive_entry *e;
 	char where[PATH_MAX + 128];
-	size_t index = 0;
-	int r, err = layer_open(im, l, &in);
+	int r, err;
 
-	for (; !err && ((r = archive_read_next_header(in.a, &e)) == ARCHIVE_OK ||
-			r == ARCHIVE_WARN); index++) {
+	if (!end)
+		return 0;	/* no file of this layer survived: nothing to read */
+	err = layer_open(im, l, &in);
+	for (; !err && index < end && ((r = archive_read_next_header(in.a, &e)) == ARCHIVE_OK ||
+				       r == ARCHIVE_WARN); index++) {
 		const char *p = archive_entry_pathname(e);
 
 		snprintf(where, sizeof(where), "%s: layer %u: entry '%s'", im->label, li + 1,
@@ -615,7 +633,7 @@ static int layer_pass(struct image *im, struct node *root, uint32_t li, bool dat
 			err = tar_entry_data(im->b, in.a, n, where);
 		}
 	}
-	if (!err && r != ARCHIVE_EOF) {
+	if (!err && index < end && r != ARCHIVE_EOF) {
 		die_path(im->b, im->label, "layer %u: bad or truncated archive: %s", li + 1,
 			 archive_error_string(in.a));
 		err = -EIO;
