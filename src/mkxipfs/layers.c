@@ -18,7 +18,7 @@
  *
  * Nodes removed from the tree are kept (marked dead) until the end: a
  * hardlinked file whose first name was deleted stays the inode of its
- * other names.  Entries are found through a (parent, name) hash.
+ * other names.  Entries are found through a (parent, name) index.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -31,7 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
-#include <xxhash.h>
 
 #include "xipfs/xipfs.h"
 #include "xipfs/xalloc.h"
@@ -59,8 +58,7 @@ struct image {
 	struct node **dead;		/* removed nodes, freed at the end */
 	size_t ndead, capdead;
 	struct node *root;
-	struct node **buckets;		/* (parent, name) -> node, chained by hnext */
-	size_t nbuckets, count;		/* nbuckets: a power of two */
+	struct node_index index;	/* the live tree's entries */
 };
 
 /* ---- reading one layer -------------------------------------------------- */
@@ -253,15 +251,15 @@ static void drop_names(struct node *n)
 		ino->dead = true;
 }
 
-static void mark_dead(struct node *n)
+/* @n and everything under it out of the index; directories and links dead. */
+static void mark_dead(struct image *im, struct node *n)
 {
 	for (uint32_t i = 0; i < n->nkids; i++)
-		mark_dead(n->kids[i]);
+		mark_dead(im, n->kids[i]);
+	index_remove(&im->index, n);
 	if (S_ISDIR(n->mode) || n->link)
 		n->dead = true;
 }
-
-static void hash_remove(struct image *im, struct node *n);
 
 /* Remove @n (and everything under it) from the tree. */
 static void remove_kid(struct image *im, struct node *n)
@@ -271,54 +269,12 @@ static void remove_kid(struct image *im, struct node *n)
 
 	while (dir->kids[i] != n)
 		i++;
-	hash_remove(im, n);
 	memmove(dir->kids + i, dir->kids + i + 1, (dir->nkids - i - 1) * sizeof(*dir->kids));
 	dir->nkids--;
 	drop_names(n);
-	mark_dead(n);
+	mark_dead(im, n);
 	n->parent = NULL;
 	bury(im, n);
-}
-
-/*
- * Entries by (parent, name): a directory of a container image may hold
- * many thousands of entries, and every entry of every layer is looked up.
- * A removed node stays chained until the next rehash (only live parents
- * are ever looked up, and removed nodes are not freed before the end).
- */
-static size_t bucket(const struct image *im, const struct node *dir, const char *name,
-		     size_t len)
-{
-	return XXH3_64bits_withSeed(name, len, (uint64_t)(uintptr_t)dir) & (im->nbuckets - 1);
-}
-
-static struct node *find_kid(const struct image *im, const struct node *dir,
-			     const char *name, size_t len)
-{
-	struct node *k = im->buckets[bucket(im, dir, name, len)];
-
-	for (; k; k = k->hnext)
-		if (k->parent == dir && k->namelen == len && !memcmp(k->name, name, len))
-			return k;
-	return NULL;
-}
-
-static void hash_insert(struct image *im, struct node *n)
-{
-	size_t b = bucket(im, n->parent, n->name, n->namelen);
-
-	n->hnext = im->buckets[b];
-	im->buckets[b] = n;
-	im->count++;
-}
-
-static void rehash_tree(struct image *im, struct node *dir)
-{
-	for (uint32_t i = 0; i < dir->nkids; i++) {
-		hash_insert(im, dir->kids[i]);
-		if (S_ISDIR(dir->kids[i]->mode) && !dir->kids[i]->link)
-			rehash_tree(im, dir->kids[i]);
-	}
 }
 
 /* A new entry @name of @dir, findable. */
@@ -326,29 +282,8 @@ static struct node *add_kid(struct image *im, struct node *dir, const char *name
 {
 	struct node *n = node_new(dir, name, len);
 
-	if (im->count >= im->nbuckets) {
-		free(im->buckets);
-		im->nbuckets = im->nbuckets ? im->nbuckets * 4 : 1024;
-		im->buckets = xcalloc(im->nbuckets, sizeof(*im->buckets));
-		im->count = 0;
-		rehash_tree(im, im->root);	/* @n included: it is in the tree */
-	} else {
-		hash_insert(im, n);
-	}
+	index_add(&im->index, n);
 	return n;
-}
-
-static void hash_remove(struct image *im, struct node *n)
-{
-	struct node **p = &im->buckets[bucket(im, n->parent, n->name, n->namelen)];
-
-	for (; *p; p = &(*p)->hnext) {
-		if (*p == n) {
-			*p = n->hnext;
-			im->count--;
-			return;
-		}
-	}
 }
 
 /* Everything under @dir that layer @layer did not write goes (opaque). */
@@ -373,79 +308,38 @@ static struct node *parent_of(struct image *im, struct node *root, const char *p
 			      uint32_t layer, const char *where, const char **name, size_t *len)
 {
 	struct node *cur = root;
+	size_t l;
 
 	*len = 0;
-	for (;;) {
-		size_t l;
+	for (; (l = path_next(&path)); path += l) {
+		const char *why = name_bad(path, l), *rest = path + l;
+		struct node *next;
 
-		while (*path == '/')
-			path++;
-		l = strcspn(path, "/");
-		if (!l)
-			break;
-		if (l == 1 && path[0] == '.') {
-			path++;
-			continue;
-		}
-		if (l == 2 && path[0] == '.' && path[1] == '.') {
-			die_path(im->b, where, "entry path contains '..': refusing it");
+		if (why) {
+			die_path(im->b, where, "%s", why);
 			return NULL;
 		}
-		if (l > XIPFS_NAME_MAX) {
-			die_path(im->b, where, "entry name longer than 255 bytes");
+		while (*rest == '/')
+			rest++;
+		if (!*rest) {
+			*name = path;
+			*len = l;
+			return cur;
+		}
+		next = index_find(&im->index, cur, path, l);
+		if (next && (next->link || !S_ISDIR(next->mode))) {
+			die_path(im->b, where, "entry path runs through a non-directory");
 			return NULL;
 		}
-		{
-			const char *rest = path + l;
-
-			while (*rest == '/')
-				rest++;
-			if (!*rest) {
-				*name = path;
-				*len = l;
-				return cur;
-			}
+		if (!next) {
+			next = add_kid(im, cur, path, l);
+			next->mode = S_IFDIR | 0755;
+			next->mtime = root->mtime;
+			next->layer = layer;
 		}
-		{
-			struct node *next = find_kid(im, cur, path, l);
-
-			if (next && (next->link || !S_ISDIR(next->mode))) {
-				die_path(im->b, where, "entry path runs through a non-directory");
-				return NULL;
-			}
-			if (!next) {
-				next = add_kid(im, cur, path, l);
-				next->mode = S_IFDIR | 0755;
-				next->mtime = root->mtime;
-				next->layer = layer;
-			}
-			cur = next;
-		}
-		path += l;
+		cur = next;
 	}
 	return cur;		/* the root itself: *len == 0 */
-}
-
-/* Follow a hardlink target path to the inode it names. */
-static struct node *lookup(const struct image *im, const char *path)
-{
-	struct node *cur = im->root;
-
-	for (;;) {
-		size_t l;
-
-		while (*path == '/' || (path[0] == '.' && (path[1] == '/' || !path[1])))
-			path++;
-		l = strcspn(path, "/");
-		if (!l)
-			return cur;
-		if (cur->link || !S_ISDIR(cur->mode))
-			return NULL;
-		cur = find_kid(im, cur, path, l);
-		if (!cur)
-			return NULL;
-		path += l;
-	}
 }
 
 static void file_source(struct layer *l, size_t index, struct node *n)
@@ -495,7 +389,7 @@ static void whiteout(struct image *im, const char *path, uint32_t layer)
 	if (base) {
 		char *d = xstrndup(path, (size_t)(base - path));
 
-		dir = lookup(im, d);
+		dir = index_lookup(&im->index, im->root, d);
 		free(d);
 		base++;
 	} else {
@@ -508,7 +402,7 @@ static void whiteout(struct image *im, const char *path, uint32_t layer)
 		return;
 	}
 	base += strlen(WH_PREFIX);
-	n = find_kid(im, dir, base, strlen(base));
+	n = index_find(&im->index, dir, base, strlen(base));
 	if (n && n->layer != layer)
 		remove_kid(im, n);
 }
@@ -527,14 +421,8 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		die_path(im->b, where, "entry without a name");
 		return -EINVAL;
 	}
-	{
-		const char *rel = path;
-
-		while (*rel == '/' || (rel[0] == '.' && rel[1] == '/'))
-			rel += *rel == '/' ? 1 : 2;
-		if (*rel && excluded(im->b->o, rel))
-			return 0;
-	}
+	if (excluded(im->b->o, path))
+		return 0;
 	if (is_whiteout(path)) {
 		whiteout(im, path, layer);
 		return 0;
@@ -548,9 +436,9 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		reset_xattrs(root);
 		return tar_entry_meta(im->b, root, e, where);
 	}
-	n = find_kid(im, dir, name, len);
+	n = index_find(&im->index, dir, name, len);
 	if (hl) {
-		struct node *target = lookup(im, hl);
+		struct node *target = index_lookup(&im->index, im->root, hl);
 
 		if (target && target->link)
 			target = target->link;
@@ -834,8 +722,6 @@ struct node *tree_from_image(struct build *b, const char *src)
 	root->mode = S_IFDIR | 0755;
 	root->mtime = o->have_timestamp ? o->timestamp : 0;
 	im.root = root;
-	im.nbuckets = 1024;
-	im.buckets = xcalloc(im.nbuckets, sizeof(*im.buckets));
 	for (uint32_t i = 0; !err && i < im.nlayers; i++)
 		err = layer_pass(&im, root, i, false);
 	for (uint32_t i = 0; !err && i < im.nlayers; i++)
@@ -845,7 +731,7 @@ struct node *tree_from_image(struct build *b, const char *src)
 		free(im.layers[i].member);
 	}
 	free(im.layers);
-	free(im.buckets);
+	index_free(&im.index);
 	free(im.dir);
 	free(im.archive);
 	graveyard = im.dead;

@@ -35,7 +35,7 @@ struct node {
 	struct node **kids;
 	uint32_t nkids, capkids;
 	struct node *link;		/* hardlink: the node holding the inode */
-	struct node *hnext;		/* tar.c's (parent, name) hash chain */
+	struct node *hnext;		/* struct node_index's hash chain */
 	uint32_t layer;			/* layers.c: the last layer that wrote it */
 	bool dead;			/* layers.c: no name left in the tree */
 	uint32_t ino;			/* assigned at layout */
@@ -142,7 +142,31 @@ struct node *node_new(struct node *parent, const char *name, size_t len);
 void tree_free(struct node *n);
 /* Sort every directory's entries by name (memcmp order, shorter first). */
 void tree_sort(struct node *n);
+/* Whether @rel (an archive entry's path may start with "/" or "./") is excluded. */
 bool excluded(const struct opts *o, const char *rel);
+/*
+ * The next component of the path at *@path, which then points at it:
+ * separators and "." components are skipped.  Its length; 0 at the end.
+ */
+size_t path_next(const char **path);
+/* Why an archive entry's component @name cannot be stored, or NULL. */
+const char *name_bad(const char *name, size_t len);
+/*
+ * The archive inputs' (parent, name) -> node index, chained through
+ * node->hnext: a directory of a million entries costs no more per lookup
+ * than a small one.
+ */
+struct node_index {
+	struct node **buckets;
+	size_t nbuckets, count;		/* nbuckets: a power of two */
+};
+struct node *index_find(const struct node_index *x, const struct node *dir,
+			const char *name, size_t len);
+void index_add(struct node_index *x, struct node *n);
+void index_remove(struct node_index *x, struct node *n);
+void index_free(struct node_index *x);
+/* The node @path names under @root, through directories only; NULL if none. */
+struct node *index_lookup(const struct node_index *x, struct node *root, const char *path);
 int add_xattr(struct node *n, const char *name, const void *val, size_t len);
 /* Feed a file's n->size bytes to the store; @rd reads like read(2). */
 typedef ssize_t (*read_fn)(void *ctx, void *buf, size_t len);

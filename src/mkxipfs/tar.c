@@ -2,7 +2,7 @@
 /*
  * Tar input.  A tar_tree applies archive entries, one at a time, to an
  * in-memory tree: each entry's path is resolved component by component
- * (a hash of (parent, name), so a directory of a million entries costs no
+ * (through a node_index, so a directory of a million entries costs no
  * more per entry than a small one), missing parents are created as
  * implicit directories, a later entry of the same path replaces the
  * earlier one's metadata and content, hardlinks name an earlier file.
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <xxhash.h>
 
 #include "xipfs/xipfs.h"
 #include "xipfs/xalloc.h"
@@ -24,54 +23,9 @@
 struct tar_tree {
 	struct build *b;
 	struct node *root;
-	struct node **buckets;		/* chained through node->hnext */
-	size_t nbuckets, count;		/* nbuckets: a power of two */
+	struct node_index index;
 	char where[4096 + 64];		/* "ARCHIVE: entry 'PATH'", for messages */
 };
-
-static size_t bucket(const struct tar_tree *t, const struct node *parent,
-		     const char *name, size_t len)
-{
-	return XXH3_64bits_withSeed(name, len, (uint64_t)(uintptr_t)parent) &
-	       (t->nbuckets - 1);
-}
-
-static void hash_insert(struct tar_tree *t, struct node *n)
-{
-	size_t j;
-
-	if (t->count + 1 > t->nbuckets) {
-		struct node **old = t->buckets;
-		size_t oldn = t->nbuckets;
-
-		t->nbuckets = oldn ? oldn * 2 : 1024;
-		t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
-		for (size_t i = 0; i < oldn; i++) {
-			for (struct node *m = old[i], *next; m; m = next) {
-				next = m->hnext;
-				j = bucket(t, m->parent, m->name, m->namelen);
-				m->hnext = t->buckets[j];
-				t->buckets[j] = m;
-			}
-		}
-		free(old);
-	}
-	j = bucket(t, n->parent, n->name, n->namelen);
-	n->hnext = t->buckets[j];
-	t->buckets[j] = n;
-	t->count++;
-}
-
-static struct node *hash_find(const struct tar_tree *t, const struct node *parent,
-			      const char *name, size_t len)
-{
-	if (!t->nbuckets)
-		return NULL;
-	for (struct node *m = t->buckets[bucket(t, parent, name, len)]; m; m = m->hnext)
-		if (m->parent == parent && m->namelen == len && !memcmp(m->name, name, len))
-			return m;
-	return NULL;
-}
 
 struct tar_tree *tar_tree_new(struct build *b)
 {
@@ -89,7 +43,7 @@ void tar_tree_free(struct tar_tree *t)
 	if (!t)
 		return;
 	tree_free(t->root);
-	free(t->buckets);
+	index_free(&t->index);
 	free(t);
 }
 
@@ -103,62 +57,38 @@ struct node *tar_tree_finish(struct tar_tree *t)
 	return root;
 }
 
-/*
- * The node for @path, whose components split on '/': missing ones are
- * made (@create), or the answer is NULL.  Only with @create is a bad path
- * reported: a lookup just finds nothing.
- */
-static struct node *tar_node(struct tar_tree *t, const char *path, bool create)
+/* The node for @path, its missing components made; NULL if it cannot be (reported). */
+static struct node *tar_node(struct tar_tree *t, const char *path)
 {
 	struct node *cur = t->root;
+	size_t len;
 
-	while (*path) {
-		size_t len;
+	for (; (len = path_next(&path)); path += len) {
+		const char *why = name_bad(path, len);
 		struct node *next;
 
-		while (*path == '/')
-			path++;
-		len = strcspn(path, "/");
-		if (!len)
-			break;
-		if (len == 1 && path[0] == '.') {
-			path += len;
-			continue;
-		}
-		if (len == 2 && path[0] == '.' && path[1] == '.') {
-			if (create)
-				die_path(t->b, t->where, "entry path contains '..': refusing it");
+		if (!why && (cur->link || !S_ISDIR(cur->mode)))
+			why = "entry path runs through a non-directory";
+		if (why) {
+			die_path(t->b, t->where, "%s", why);
 			return NULL;
 		}
-		if (len > XIPFS_NAME_MAX) {
-			if (create)
-				die_path(t->b, t->where, "entry name longer than 255 bytes");
-			return NULL;
-		}
-		if (cur->link || !S_ISDIR(cur->mode)) {
-			if (create)
-				die_path(t->b, t->where, "entry path runs through a non-directory");
-			return NULL;
-		}
-		next = hash_find(t, cur, path, len);
+		next = index_find(&t->index, cur, path, len);
 		if (!next) {
-			if (!create)
-				return NULL;
 			next = node_new(cur, path, len);
 			/* An implicit directory: defaults until its own entry comes. */
 			next->mode = S_IFDIR | 0755;
 			next->mtime = t->root->mtime;
-			hash_insert(t, next);
+			index_add(&t->index, next);
 		}
 		cur = next;
-		path += len;
 	}
 	return cur;
 }
 
 struct node *tar_tree_lookup(struct tar_tree *t, const char *path)
 {
-	return tar_node(t, path, false);
+	return index_lookup(&t->index, t->root, path);
 }
 
 /* A hardlink entry: @path names the earlier file @hl. */
@@ -170,7 +100,7 @@ static int add_hardlink(struct tar_tree *t, const char *path, const char *hl)
 		die_path(t->b, t->where, "hardlink to '%s', which is not an earlier file", hl);
 		return -EINVAL;
 	}
-	n = tar_node(t, path, true);
+	n = tar_node(t, path);
 	if (!n)
 		return -EINVAL;
 	if (n == t->root) {
@@ -349,7 +279,6 @@ int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
 {
 	const char *path = archive_entry_pathname(e);
 	const char *hl = archive_entry_hardlink(e);
-	const char *rel = path;
 	mode_t mode = archive_entry_mode(e);
 	struct node *n;
 	int err;
@@ -359,13 +288,11 @@ int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
 		return -EINVAL;
 	}
 	snprintf(t->where, sizeof(t->where), "%s: entry '%s'", label, path);
-	while (*rel == '/' || (rel[0] == '.' && rel[1] == '/'))
-		rel += *rel == '/' ? 1 : 2;
-	if (*rel && excluded(t->b->o, rel))
+	if (excluded(t->b->o, path))
 		return 0;
 	if (hl)
 		return add_hardlink(t, path, hl);
-	n = tar_node(t, path, true);
+	n = tar_node(t, path);
 	if (!n)
 		return -EINVAL;
 	/* "", "." and "/" name the root: it stays a directory. */

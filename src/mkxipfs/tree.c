@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 #include "xipfs/xipfs.h"
 #include "xipfs/xalloc.h"
@@ -113,10 +114,116 @@ void tree_sort(struct node *n)
 
 bool excluded(const struct opts *o, const char *rel)
 {
+	/* An archive entry's path may start with "/" or "./". */
+	while (*rel == '/' || (rel[0] == '.' && rel[1] == '/'))
+		rel += *rel == '/' ? 1 : 2;
+	if (!*rel)
+		return false;
 	for (size_t i = 0; i < o->nexcludes; i++)
 		if (!fnmatch(o->excludes[i], rel, 0))
 			return true;
 	return false;
+}
+
+size_t path_next(const char **path)
+{
+	for (;;) {
+		size_t len;
+
+		while (**path == '/')
+			(*path)++;
+		len = strcspn(*path, "/");
+		if (len != 1 || **path != '.')
+			return len;
+		(*path)++;
+	}
+}
+
+const char *name_bad(const char *name, size_t len)
+{
+	if (len == 2 && name[0] == '.' && name[1] == '.')
+		return "entry path contains '..': refusing it";
+	if (len > XIPFS_NAME_MAX)
+		return "entry name longer than 255 bytes";
+	return NULL;
+}
+
+static size_t index_bucket(const struct node_index *x, const struct node *dir,
+			   const char *name, size_t len)
+{
+	return XXH3_64bits_withSeed(name, len, (uint64_t)(uintptr_t)dir) & (x->nbuckets - 1);
+}
+
+struct node *index_find(const struct node_index *x, const struct node *dir,
+			const char *name, size_t len)
+{
+	if (!x->nbuckets)
+		return NULL;
+	for (struct node *m = x->buckets[index_bucket(x, dir, name, len)]; m; m = m->hnext)
+		if (m->parent == dir && m->namelen == len && !memcmp(m->name, name, len))
+			return m;
+	return NULL;
+}
+
+void index_add(struct node_index *x, struct node *n)
+{
+	size_t j;
+
+	if (x->count + 1 > x->nbuckets) {
+		struct node **old = x->buckets;
+		size_t oldn = x->nbuckets;
+
+		x->nbuckets = oldn ? oldn * 2 : 1024;
+		x->buckets = xcalloc(x->nbuckets, sizeof(*x->buckets));
+		for (size_t i = 0; i < oldn; i++) {
+			for (struct node *m = old[i], *next; m; m = next) {
+				next = m->hnext;
+				j = index_bucket(x, m->parent, m->name, m->namelen);
+				m->hnext = x->buckets[j];
+				x->buckets[j] = m;
+			}
+		}
+		free(old);
+	}
+	j = index_bucket(x, n->parent, n->name, n->namelen);
+	n->hnext = x->buckets[j];
+	x->buckets[j] = n;
+	x->count++;
+}
+
+void index_remove(struct node_index *x, struct node *n)
+{
+	struct node **p;
+
+	if (!x->nbuckets)
+		return;
+	for (p = &x->buckets[index_bucket(x, n->parent, n->name, n->namelen)]; *p;
+	     p = &(*p)->hnext) {
+		if (*p == n) {
+			*p = n->hnext;
+			x->count--;
+			return;
+		}
+	}
+}
+
+void index_free(struct node_index *x)
+{
+	free(x->buckets);
+	memset(x, 0, sizeof(*x));
+}
+
+struct node *index_lookup(const struct node_index *x, struct node *root, const char *path)
+{
+	struct node *cur = root;
+	size_t len;
+
+	for (; cur && (len = path_next(&path)); path += len) {
+		if (cur->link || !S_ISDIR(cur->mode))
+			return NULL;
+		cur = index_find(x, cur, path, len);
+	}
+	return cur;
 }
 
 int add_xattr(struct node *n, const char *name, const void *val, size_t len)
