@@ -175,31 +175,13 @@ int add_data(struct build *b, struct node *n, read_fn rd, void *ctx, const char 
 /* dirwalk.c: a directory tree */
 struct node *tree_from_dir(struct build *b, const char *src);
 
-/*
- * tar.c: tar input.  A tar_tree applies archive entries one at a time to a
- * tree (implicit parent directories, hardlinks, replacement of an earlier
- * entry of the same path), so an entry can come from any archive reader.
- */
-struct tar_tree;
-struct tar_tree *tar_tree_new(struct build *b);
-/*
- * Apply entry @e of archive @a (its data is read from @a) to the tree.
- * @label names the archive in messages.  0, or -errno after die_path().
- */
-int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
-		 const char *label);
-/* Find the node of @path, or NULL. */
-struct node *tar_tree_lookup(struct tar_tree *t, const char *path);
-/* The finished tree (sorted), which the caller now owns; frees @t. */
-struct node *tar_tree_finish(struct tar_tree *t);
-/* Free @t and its tree (after an error). */
-void tar_tree_free(struct tar_tree *t);
+/* tar.c: tar input */
 /* The whole tar stream @src ("-": standard input). */
 struct node *tree_from_tar(struct build *b, const char *src);
 /*
- * For entries whose data comes later (layers.c): the metadata of @e onto
- * @n, with a symlink's target and a regular file's size; then, while @a is
- * at that entry again, its data.  0, or -errno after die_path().
+ * The metadata of entry @e onto @n, with a symlink's target and a regular
+ * file's size; then, while @a is at that entry (layers.c: at it again, in
+ * a second pass), its data.  0, or -errno after die_path().
  */
 int tar_entry_meta(struct build *b, struct node *n, struct archive_entry *e,
 		   const char *where);

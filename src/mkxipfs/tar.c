@@ -6,8 +6,8 @@
  * more per entry than a small one), missing parents are created as
  * implicit directories, a later entry of the same path replaces the
  * earlier one's metadata and content, hardlinks name an earlier file.
- * tree_from_tar() feeds it a whole stream read with libarchive; other
- * readers (image layers) can feed it entry by entry.
+ * An entry's metadata and data (tar_entry_meta(), tar_entry_data()) are
+ * read the same way for image layers (layers.c).
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -27,7 +27,7 @@ struct tar_tree {
 	char where[4096 + 64];		/* "ARCHIVE: entry 'PATH'", for messages */
 };
 
-struct tar_tree *tar_tree_new(struct build *b)
+static struct tar_tree *tar_tree_new(struct build *b)
 {
 	struct tar_tree *t = xcalloc(1, sizeof(*t));
 
@@ -38,7 +38,7 @@ struct tar_tree *tar_tree_new(struct build *b)
 	return t;
 }
 
-void tar_tree_free(struct tar_tree *t)
+static void tar_tree_free(struct tar_tree *t)
 {
 	if (!t)
 		return;
@@ -47,7 +47,7 @@ void tar_tree_free(struct tar_tree *t)
 	free(t);
 }
 
-struct node *tar_tree_finish(struct tar_tree *t)
+static struct node *tar_tree_finish(struct tar_tree *t)
 {
 	struct node *root = t->root;
 
@@ -86,15 +86,10 @@ static struct node *tar_node(struct tar_tree *t, const char *path)
 	return cur;
 }
 
-struct node *tar_tree_lookup(struct tar_tree *t, const char *path)
-{
-	return index_lookup(&t->index, t->root, path);
-}
-
 /* A hardlink entry: @path names the earlier file @hl. */
 static int add_hardlink(struct tar_tree *t, const char *path, const char *hl)
 {
-	struct node *target = tar_tree_lookup(t, hl), *n;
+	struct node *target = index_lookup(&t->index, t->root, hl), *n;
 
 	if (!target || target->link || S_ISDIR(target->mode)) {
 		die_path(t->b, t->where, "hardlink to '%s', which is not an earlier file", hl);
@@ -119,7 +114,8 @@ static int add_hardlink(struct tar_tree *t, const char *path, const char *hl)
 }
 
 /* The metadata of entry @e onto @n (xattrs too). */
-static int set_meta(struct tar_tree *t, struct node *n, struct archive_entry *e)
+static int set_meta(struct build *b, const char *where, struct node *n,
+		    struct archive_entry *e)
 {
 	const char *xn;
 	const void *xv;
@@ -142,7 +138,7 @@ static int set_meta(struct tar_tree *t, struct node *n, struct archive_entry *e)
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &xn, &xv, &xl) == ARCHIVE_OK) {
 		if (add_xattr(n, xn, xv, xl)) {
-			die_path(t->b, t->where, "extended attribute '%s' too large", xn);
+			die_path(b, where, "extended attribute '%s' too large", xn);
 			return -E2BIG;
 		}
 	}
@@ -214,8 +210,8 @@ static ssize_t ar_read(void *ctx, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
-/* What entry @e holds, by type: a symlink target, file data, nothing. */
-static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
+/* What entry @e holds, by type: a symlink target, a file's size, nothing. */
+static int add_content(struct build *b, const char *where, struct node *n,
 		       struct archive_entry *e)
 {
 	if (S_ISLNK(n->mode)) {
@@ -223,7 +219,7 @@ static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
 		size_t tl = target ? strlen(target) : 0;
 
 		if (tl < 1 || tl > XIPFS_SYMLINK_MAX) {
-			die_path(t->b, t->where, "symlink target of %zu bytes (1..4095 allowed)", tl);
+			die_path(b, where, "symlink target of %zu bytes (1..4095 allowed)", tl);
 			return -ENAMETOOLONG;
 		}
 		free(n->target);
@@ -232,19 +228,12 @@ static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
 		return 0;
 	}
 	if (S_ISREG(n->mode)) {
-		struct ar_reader rd = { .b = t->b, .a = a, .where = t->where };
-		int err;
-
 		n->size = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
-		if (!a)
-			return 0;	/* tar_entry_meta(): the data comes later */
-		err = add_data(t->b, n, ar_read, &rd, t->where);
-		progress_tick(t->b, false);
-		return err;
+		return 0;
 	}
 	if (!S_ISDIR(n->mode) && !S_ISCHR(n->mode) && !S_ISBLK(n->mode) &&
 	    !S_ISFIFO(n->mode) && !S_ISSOCK(n->mode)) {
-		die_path(t->b, t->where, "unsupported entry type 0%o", n->mode & S_IFMT);
+		die_path(b, where, "unsupported entry type 0%o", n->mode & S_IFMT);
 		return -EINVAL;
 	}
 	return 0;
@@ -253,16 +242,9 @@ static int add_content(struct tar_tree *t, struct node *n, struct archive *a,
 int tar_entry_meta(struct build *b, struct node *n, struct archive_entry *e,
 		   const char *where)
 {
-	struct tar_tree *t = xcalloc(1, sizeof(*t));
-	int err;
+	int err = set_meta(b, where, n, e);
 
-	t->b = b;
-	snprintf(t->where, sizeof(t->where), "%s", where);
-	err = set_meta(t, n, e);
-	if (!err)
-		err = add_content(t, n, NULL, e);
-	free(t);
-	return err;
+	return err ? err : add_content(b, where, n, e);
 }
 
 int tar_entry_data(struct build *b, struct archive *a, struct node *n, const char *where)
@@ -274,7 +256,11 @@ int tar_entry_data(struct build *b, struct archive *a, struct node *n, const cha
 	return err;
 }
 
-int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
+/*
+ * Apply entry @e of archive @a (its data is read from @a) to the tree.
+ * @label names the archive in messages.  0, or -errno after die_path().
+ */
+static int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
 		 const char *label)
 {
 	const char *path = archive_entry_pathname(e);
@@ -310,9 +296,9 @@ int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_entry *e,
 		die_path(t->b, t->where, "entry replaces a directory that has entries");
 		return -EINVAL;
 	}
-	err = set_meta(t, n, e);
-	if (!err)
-		err = add_content(t, n, a, e);
+	err = tar_entry_meta(t->b, n, e, t->where);
+	if (!err && S_ISREG(n->mode))
+		err = tar_entry_data(t->b, a, n, t->where);
 	return err;
 }
 
