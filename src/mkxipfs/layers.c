@@ -358,15 +358,6 @@ static void file_source(struct layer *l, size_t index, struct node *n)
 		l->nfiles = index + 1;
 }
 
-static void reset_xattrs(struct node *n)
-{
-	for (uint32_t i = 0; i < n->nxattrs; i++) {
-		free(n->xattrs[i].name);
-		free(n->xattrs[i].value);
-	}
-	n->nxattrs = 0;
-}
-
 static bool is_whiteout(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -433,7 +424,6 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 	if (!len) {	/* the root directory's own entry */
 		if (!S_ISDIR(archive_entry_mode(e)))
 			return 0;
-		reset_xattrs(root);
 		return tar_entry_meta(im->b, root, e, where);
 	}
 	n = index_find(&im->index, dir, name, len);
@@ -465,7 +455,6 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		n = add_kid(im, dir, name, len);
 	n->layer = layer;
 	/* A directory again: its metadata is new, its entries stay. */
-	reset_xattrs(n);
 	if (tar_entry_meta(im->b, n, e, where))
 		return -EINVAL;
 	if (S_ISREG(n->mode))

@@ -167,6 +167,7 @@ void index_remove(struct node_index *x, struct node *n);
 void index_free(struct node_index *x);
 /* The node @path names under @root, through directories only; NULL if none. */
 struct node *index_lookup(const struct node_index *x, struct node *root, const char *path);
+void clear_xattrs(struct node *n);
 int add_xattr(struct node *n, const char *name, const void *val, size_t len);
 /* Feed a file's n->size bytes to the store; @rd reads like read(2). */
 typedef ssize_t (*read_fn)(void *ctx, void *buf, size_t len);

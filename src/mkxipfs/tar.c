@@ -113,7 +113,7 @@ static int add_hardlink(struct tar_tree *t, const char *path, const char *hl)
 	return 0;
 }
 
-/* The metadata of entry @e onto @n (xattrs too). */
+/* The metadata of entry @e onto @n: its xattrs replace any earlier entry's. */
 static int set_meta(struct build *b, const char *where, struct node *n,
 		    struct archive_entry *e)
 {
@@ -135,6 +135,7 @@ static int set_meta(struct build *b, const char *where, struct node *n,
 	}
 	if (S_ISCHR(n->mode) || S_ISBLK(n->mode))
 		n->rdev = archive_entry_rdev(e);
+	clear_xattrs(n);
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &xn, &xv, &xl) == ARCHIVE_OK) {
 		if (add_xattr(n, xn, xv, xl)) {

@@ -79,17 +79,24 @@ struct node *node_new(struct node *parent, const char *name, size_t len)
 	return n;
 }
 
+void clear_xattrs(struct node *n)
+{
+	for (uint32_t i = 0; i < n->nxattrs; i++) {
+		free(n->xattrs[i].name);
+		free(n->xattrs[i].value);
+	}
+	free(n->xattrs);
+	n->xattrs = NULL;
+	n->nxattrs = 0;
+}
+
 void tree_free(struct node *n)
 {
 	if (!n)
 		return;
 	for (uint32_t i = 0; i < n->nkids; i++)
 		tree_free(n->kids[i]);
-	for (uint32_t i = 0; i < n->nxattrs; i++) {
-		free(n->xattrs[i].name);
-		free(n->xattrs[i].value);
-	}
-	free(n->xattrs);
+	clear_xattrs(n);
 	free(n->kids);
 	free(n->name);
 	free(n->target);

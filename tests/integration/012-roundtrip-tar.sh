@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Tar input (plain, gzip, xz, zstd, and on standard input) against the tree
 # the archive came from.  tar cannot store sockets, so they are left out.
+# A later entry of a path replaces the earlier one, xattrs included.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd zstd zstd
@@ -24,3 +25,20 @@ SOURCE_DATE_EPOCH=4000000000 "$MKXIPFS" -q - "$WORK/stdin.img" <"$WORK/t.tar.zst
 cmp "$WORK/stdin.img" "$WORK/t.tar.zst.img" || fail "stdin image differs from file image"
 "$XIPFSCTL" extract "$WORK/stdin.img" "$WORK/out-stdin2" || fail "extract of stdin image failed"
 "$PY" "$TESTS/treecmp.py" "$WORK/src" "$WORK/out-stdin2" || fail "stdin round trip differs"
+# A later entry of a path replaces the earlier one's xattrs, as tar -x does.
+"$PY" - "$WORK/dup.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for v in ("1", "2"):
+        ti = tarfile.TarInfo("f")
+        ti.size = 1
+        ti.pax_headers = {"SCHILY.xattr.user.a": v, "SCHILY.xattr.user.only" + v: v}
+        t.addfile(ti, io.BytesIO(v.encode()))
+PY
+gen_image "$WORK/dup.tar" "$WORK/dup.img"
+"$XIPFSCTL" fsck "$WORK/dup.img" || fail "fsck of an image with a replaced entry failed"
+"$XIPFSCTL" extract "$WORK/dup.img" "$WORK/out-dup" || fail "extract of dup.tar failed"
+x=$("$PY" -c 'import os, sys; f = sys.argv[1]
+print(sorted((n, os.getxattr(f, n).decode()) for n in os.listxattr(f)))' "$WORK/out-dup/f")
+[ "$x" = "[('user.a', '2'), ('user.only2', '2')]" ] ||
+	fail "a replaced entry's xattrs are not the last entry's: $x"
