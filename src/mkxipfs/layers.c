@@ -319,9 +319,7 @@ static struct node *parent_of(struct image *im, struct node *root, const char *p
 			die_path(im->b, where, "%s", why);
 			return NULL;
 		}
-		while (*rest == '/')
-			rest++;
-		if (!*rest) {
+		if (!path_next(&rest)) {
 			*name = path;
 			*len = l;
 			return cur;

@@ -48,7 +48,8 @@ chmod 0700 "$r/etc"
 umoci repack --image "$L:l2" "$b" >/dev/null
 rm -rf "$b"
 # Layer 3, by hand: an opaque directory, a hardlink to a file only a lower
-# layer has, a whited-out hardlink name, PAX xattrs and nanosecond times.
+# layer has, a whited-out hardlink name, PAX xattrs and nanosecond times,
+# a directory's entry named DIR/.
 /usr/bin/python3 - "$W/l3.tar" <<'PY'
 import io, sys, tarfile
 t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
@@ -68,6 +69,7 @@ add("paxx", data=b"pax\n", pax={"SCHILY.xattr.user.pax": "value",
                                 "mtime": "1700000000.123456789"})
 add("usr/bin/.wh.tool")
 add("usr/bin/tool", data=b"#!/bin/sh\necho replaced\n", mode=0o755)
+add("usr/bin/.", tarfile.DIRTYPE, mode=0o711)   # the directory, not the root
 t.close()
 PY
 umoci raw add-layer --image "$L:l2" --tag top "$W/l3.tar"
