@@ -43,16 +43,6 @@ int oci_parse_ref(const char *arg, char **dir, char **tag)
 	return 0;
 }
 
-static bool digest_ok(const char *d)
-{
-	if (strncmp(d, "sha256:", 7) || strlen(d) != 71)
-		return false;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
 static const char *str_of(json_object *obj, const char *key)
 {
 	json_object *v;
@@ -66,6 +56,7 @@ int oci_desc_get(json_object *obj, const char *where, struct oci_desc *d)
 {
 	const char *mt = str_of(obj, "mediaType"), *dg = str_of(obj, "digest");
 	json_object *sz;
+	uint8_t raw[32];
 	int64_t size;
 
 	if (!json_object_is_type(obj, json_type_object) || !mt || !dg ||
@@ -74,7 +65,7 @@ int oci_desc_get(json_object *obj, const char *where, struct oci_desc *d)
 		return -EINVAL;
 	}
 	size = json_object_get_int64(sz);
-	if (!digest_ok(dg) || size < 0 || strlen(mt) >= sizeof(d->media_type)) {
+	if (xipfs_digest_parse(dg, raw) || size < 0 || strlen(mt) >= sizeof(d->media_type)) {
 		xipfs_log(XIPFS_LOG_ERR, "%s: descriptor %s (size %lld): not a sha256 digest (64 lower-case hex digits) and a size",
 			  where, dg, (long long)size);
 		return -EINVAL;
