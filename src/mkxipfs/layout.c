@@ -409,23 +409,6 @@ static int set_uuid(struct xipfs_super *sb, const struct opts *o, const struct b
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p = (const uint8_t *)p + n;
-		len -= n;
-		off += n;
-	}
-	return 0;
-}
-
 /* The metadata at @meta_off, the superblock zero padded into page 0. */
 static int write_meta(struct store *st, struct xipfs_super *sb, const struct buf *m,
 		      uint64_t meta_off)

@@ -151,20 +151,29 @@ void store_free(struct store *st)
 	free(st->runs);
 }
 
-int store_flush(struct store *st)
+int write_all(int fd, const void *p, size_t len, off_t off)
 {
-	size_t done = 0;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
 
-	while (done < st->wlen) {
-		ssize_t n = pwrite(st->fd, st->wbuf + done, st->wlen - done,
-				   (off_t)(st->wstart << st->shift) + done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		done += n;
+		p = (const uint8_t *)p + n;
+		len -= n;
+		off += n;
 	}
+	return 0;
+}
+
+int store_flush(struct store *st)
+{
+	int err = write_all(st->fd, st->wbuf, st->wlen, (off_t)(st->wstart << st->shift));
+
+	if (err)
+		return err;
 	st->wstart += st->wlen >> st->shift;
 	st->wlen = 0;
 	return 0;
