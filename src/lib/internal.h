@@ -103,8 +103,17 @@ int xipfs_validate(struct xipfs_image *img, unsigned flags);
 int xipfs_seg_word_ok(const char *name, size_t max);
 /* segment.c: FS_IMMUTABLE_FL on or off (-ENOTTY where unsupported). */
 int xipfs_seg_immutable(int fd, bool on);
-/* Set it on a segment just put in place at @path; warn if refused. */
-void xipfs_seg_protect(int fd, const char *path);
+/*
+ * Making a segment: check @name, create a temporary file in @dir (its path
+ * in @tmp) and put the segment's path in @dst (PATH_MAX bytes each).  The
+ * fd, or -errno (logged).
+ */
+int xipfs_seg_begin(const char *name, const char *dir, char *tmp, char *dst);
+/*
+ * Then, with @err 0 once @tmp is in place at @dst: make it immutable (warn
+ * if refused); else remove @tmp.  Closes @fd and returns @err.
+ */
+int xipfs_seg_end(int fd, const char *tmp, const char *dst, int err);
 /* The power of two >= @n: segment sizes QEMU's ivshmem accepts. */
 size_t xipfs_seg_pow2(size_t n);
 

@@ -251,13 +251,8 @@ int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 	struct xipfs_super sb = { 0 };
 	struct xipfs_pool hdr = { 0 };
 	uint64_t psize = 1ull << page_shift;
-	int fd, err;
+	int fd, err = 0;
 
-	if (xipfs_segment_name_ok(name)) {
-		xipfs_log(XIPFS_LOG_ERR, "invalid segment name '%s' (use letters, digits, '_', '.', '-')",
-			  name);
-		return -EINVAL;
-	}
 	if (page_shift < XIPFS_PAGE_SHIFT_MIN || page_shift > XIPFS_PAGE_SHIFT_MAX ||
 	    size > (1ull << 44)) {
 		xipfs_log(XIPFS_LOG_ERR, "pool %s: size or page size out of range", name);
@@ -266,14 +261,9 @@ int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 	if (size < 4 * psize)
 		size = 4 * psize;
 	size = xipfs_seg_pow2(size);
-	xipfs_segment_path(name, dst, sizeof(dst));
-	snprintf(tmp, sizeof(tmp), "%s/.xipfs.%s.XXXXXX", XIPFS_SEGMENT_DIR, name);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot create: %s", tmp, strerror(errno));
-		return err;
-	}
+	fd = xipfs_seg_begin(name, XIPFS_SEGMENT_DIR, tmp, dst);
+	if (fd < 0)
+		return fd;
 	memcpy(sb.s_magic, XIPFS_MAGIC_STR, 8);
 	sb.s_version_major = xipfs_cpu_to_le16(XIPFS_VERSION_MAJOR);
 	sb.s_version_minor = xipfs_cpu_to_le16(XIPFS_VERSION_MINOR);
@@ -283,7 +273,7 @@ int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 	sb.s_size = xipfs_cpu_to_le64(size);
 	if (getrandom(sb.s_uuid, sizeof(sb.s_uuid), 0) != (ssize_t)sizeof(sb.s_uuid)) {
 		err = -errno;
-		goto out_unlink;
+		goto out;
 	}
 	sb.s_uuid[6] = (sb.s_uuid[6] & 0x0f) | 0x40;
 	sb.s_uuid[8] = (sb.s_uuid[8] & 0x3f) | 0x80;
@@ -295,23 +285,18 @@ int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 	    fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
 		err = -errno;
 		xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
-		goto out_unlink;
+		goto out;
 	}
 	/* Never over an existing segment: that would pull pages from its users. */
 	if (link(tmp, dst) < 0) {
 		err = -errno;
 		xipfs_log(XIPFS_LOG_ERR, "%s: %s%s", dst, strerror(errno),
 			  errno == EEXIST ? " (remove it first: xipfsctl unload NAME)" : "");
-		goto out_unlink;
+		goto out;
 	}
 	unlink(tmp);
-	xipfs_seg_protect(fd, dst);
-	close(fd);
-	return 0;
-out_unlink:
-	unlink(tmp);
-	close(fd);
-	return err;
+out:
+	return xipfs_seg_end(fd, tmp, dst, err);
 }
 
 /* ---- add ---- */

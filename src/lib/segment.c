@@ -323,13 +323,39 @@ static int unlock_path(const char *path)
 	return err == -ENOTTY || err == -EOPNOTSUPP ? 0 : err;
 }
 
-void xipfs_seg_protect(int fd, const char *path)
+int xipfs_seg_begin(const char *name, const char *dir, char *tmp, char *dst)
 {
-	int err = xipfs_seg_immutable(fd, true);
+	int fd, err;
 
-	if (err && err != -ENOTTY && err != -EOPNOTSUPP)
-		xipfs_log(XIPFS_LOG_WARN, "%s: cannot set the immutable flag: %s", path,
-			  strerror(-err));
+	if (xipfs_segment_name_ok(name)) {
+		xipfs_log(XIPFS_LOG_ERR, "invalid segment name '%s' (use letters, digits, '_', '.', '-')",
+			  name);
+		return -EINVAL;
+	}
+	xipfs_segment_path(name, dst, PATH_MAX);
+	snprintf(tmp, PATH_MAX, "%s/.xipfs.%s.XXXXXX", dir, name);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot create: %s", tmp, strerror(errno));
+		return err;
+	}
+	return fd;
+}
+
+int xipfs_seg_end(int fd, const char *tmp, const char *dst, int err)
+{
+	if (err) {
+		unlink(tmp);
+	} else {
+		int e = xipfs_seg_immutable(fd, true);
+
+		if (e && e != -ENOTTY && e != -EOPNOTSUPP)
+			xipfs_log(XIPFS_LOG_WARN, "%s: cannot set the immutable flag: %s", dst,
+				  strerror(-e));
+	}
+	close(fd);
+	return err;
 }
 
 size_t xipfs_seg_pow2(size_t n)
@@ -414,36 +440,23 @@ int xipfs_segment_load_opts(const char *path, const char *name,
 	char dst[PATH_MAX], tmp[PATH_MAX], hpath[PATH_MAX] = "";
 	int fd, err;
 
-	if (xipfs_segment_name_ok(name)) {
-		xipfs_log(XIPFS_LOG_ERR, "invalid segment name '%s' (use letters, digits, '_', '.', '-')",
-			  name);
-		return -EINVAL;
-	}
-	xipfs_segment_path(name, dst, sizeof(dst));
-	if (hugetlb_dir)
-		snprintf(tmp, sizeof(tmp), "%s/.xipfs.%s.XXXXXX", hugetlb_dir, name);
-	else
-		snprintf(tmp, sizeof(tmp), "%s/.xipfs.%s.XXXXXX", XIPFS_SEGMENT_DIR, name);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot create: %s", tmp, strerror(errno));
-		return err;
-	}
+	fd = xipfs_seg_begin(name, hugetlb_dir ? hugetlb_dir : XIPFS_SEGMENT_DIR, tmp, dst);
+	if (fd < 0)
+		return fd;
 	if (hugetlb_dir)
 		err = fill_hugetlb(path, fd, tmp, o);
 	else
 		err = fill_tmpfs(path, fd, tmp, o);
 	if (err)
-		goto out_unlink;
+		goto out;
 	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
 		err = -errno;
-		goto out_unlink;
+		goto out;
 	}
 	err = unlock_path(dst);
 	if (err) {
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot replace: %s", dst, strerror(-err));
-		goto out_unlink;
+		goto out;
 	}
 	if (hugetlb_dir) {
 		char link[PATH_MAX];
@@ -451,25 +464,16 @@ int xipfs_segment_load_opts(const char *path, const char *name,
 		snprintf(hpath, sizeof(hpath), "%s/xipfs.%s", hugetlb_dir, name);
 		snprintf(link, sizeof(link), "%s/.xipfs.%s.link", XIPFS_SEGMENT_DIR, name);
 		if (rename(tmp, hpath) < 0 || (unlink(link), symlink(hpath, link)) < 0 ||
-		    rename(link, dst) < 0) {
+		    rename(link, dst) < 0)
 			err = -errno;
-			xipfs_log(XIPFS_LOG_ERR, "%s: cannot put the segment in place: %s", dst,
-				  strerror(errno));
-			goto out_unlink;
-		}
 	} else if (rename(tmp, dst) < 0) {
 		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot put the segment in place: %s", dst,
-			  strerror(errno));
-		goto out_unlink;
 	}
-	xipfs_seg_protect(fd, dst);
-	close(fd);
-	return 0;
-out_unlink:
-	unlink(tmp);
-	close(fd);
-	return err;
+	if (err)
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot put the segment in place: %s", dst,
+			  strerror(-err));
+out:
+	return xipfs_seg_end(fd, tmp, dst, err);
 }
 
 int xipfs_segment_unload(const char *name)
