@@ -337,55 +337,141 @@ static void mark(struct xipfs_pool_map *m, const char *name, uint64_t page, uint
 	}
 }
 
-/* Mark the data pages of @img, counting each once per image. */
-static int map_data(struct xipfs_pool_map *m, const struct xipfs_image *img, const char *name,
-		    uint32_t *seen, uint32_t stamp, struct xipfs_pool_usage *u)
+/* One pass over the pages an image's extents name. */
+struct page_walk {
+	struct xipfs_pool_map *m;
+	const char *name;
+	uint32_t *seen, stamp;		/* seen[p] == stamp: counted for this image */
+	struct xipfs_pool_usage *u;
+	double psize, saved;
+};
+
+typedef void page_fn(struct page_walk *pw, uint32_t ino, uint64_t page);
+
+/*
+ * Call @fn on every page the extents of @img's regular files name, and
+ * count those files in *@files (if not NULL).  A damaged inode or extent
+ * ends the walk with its error, or with @skip_bad skips that inode or the
+ * rest of its extents.
+ */
+static int walk_pages(const struct xipfs_image *img, bool skip_bad, uint64_t *files,
+		      page_fn *fn, struct page_walk *pw)
 {
 	for (uint32_t i = 1; i <= xipfs_inode_count(img); i++) {
 		struct xipfs_ino ino;
 		int err = xipfs_inode_get(img, i, &ino);
 
-		if (err)
+		if (err && !skip_bad)
 			return err;
-		if (!S_ISREG(ino.mode))
+		if (err || !S_ISREG(ino.mode))
 			continue;
-		u->files++;
+		if (files)
+			(*files)++;
 		for (uint32_t x = 0; x < ino.count; x++) {
 			struct xipfs_extent_info e;
 
 			err = xipfs_extent(img, &ino, x, &e);
-			if (err)
+			if (err && !skip_bad)
 				return err;
-			for (uint64_t p = e.page; p < (uint64_t)e.page + e.count; p++) {
-				uint8_t k = p < m->pages ? m->kind[p] : XIPFS_PG_HEADER;
-
-				if (k != XIPFS_PG_UNUSED && k != XIPFS_PG_DATA) {
-					xipfs_log(XIPFS_LOG_ERR,
-						  "%s: inode %u names page %llu, a %s page",
-						  name, i, (unsigned long long)p,
-						  p < m->pages ? kind_name[k] : "never handed out");
-					m->errors++;
-					continue;
-				}
-				m->kind[p] = XIPFS_PG_DATA;
-				if (seen[p] != stamp) {
-					seen[p] = stamp;
-					m->refs[p]++;
-					u->pages++;
-				}
-			}
+			if (err)
+				break;
+			for (uint64_t p = e.page; p < (uint64_t)e.page + e.count; p++)
+				fn(pw, i, p);
 		}
 	}
 	return 0;
+}
+
+/* First pass: mark a data page, counting it once per image. */
+static void map_page(struct page_walk *pw, uint32_t ino, uint64_t p)
+{
+	struct xipfs_pool_map *m = pw->m;
+	uint8_t k = p < m->pages ? m->kind[p] : XIPFS_PG_HEADER;
+
+	if (k != XIPFS_PG_UNUSED && k != XIPFS_PG_DATA) {
+		xipfs_log(XIPFS_LOG_ERR, "%s: inode %u names page %llu, a %s page",
+			  pw->name, ino, (unsigned long long)p,
+			  p < m->pages ? kind_name[k] : "never handed out");
+		m->errors++;
+		return;
+	}
+	m->kind[p] = XIPFS_PG_DATA;
+	if (pw->seen[p] != pw->stamp) {
+		pw->seen[p] = pw->stamp;
+		m->refs[p]++;
+		pw->u->pages++;
+	}
+}
+
+/* Second pass, once every reference is counted: shared and saved. */
+static void share_page(struct page_walk *pw, uint32_t ino, uint64_t p)
+{
+	struct xipfs_pool_map *m = pw->m;
+
+	(void)ino;
+	if (p >= m->pages || pw->seen[p] == pw->stamp || !m->refs[p])
+		return;
+	pw->seen[p] = pw->stamp;
+	if (m->refs[p] > 1) {
+		pw->u->shared++;
+		pw->saved += pw->psize * (m->refs[p] - 1) / m->refs[p];
+	}
+}
+
+/* The header, the current directory and the free runs. */
+static void mark_pool(struct xipfs_pool_map *m, const struct xipfs_pool_info *pool,
+		      const char *name)
+{
+	uint64_t psize = 1ull << pool->page_shift;
+
+	m->kind[0] = XIPFS_PG_HEADER;
+	if (pool->dir_off)
+		mark(m, name, pool->dir_off / psize, (pool->dir_bytes + psize - 1) / psize,
+		     XIPFS_PG_DIR, "directory");
+	for (uint32_t r = 0; r < pool->free_count; r++)
+		mark(m, name, pool->runs[r].r_page, pool->runs[r].r_count, XIPFS_PG_FREE,
+		     "free run");
+}
+
+/* Entry @i's superblock and metadata pages, before any extent is marked. */
+static void mark_meta(struct xipfs_pool_map *m, const void *base, size_t size,
+		      const struct xipfs_pool_info *pool, uint32_t i, const char *name)
+{
+	const struct xipfs_pool_label *l = &pool->labels[i];
+	const struct xipfs_super *sb = (const void *)((const uint8_t *)base + l->super);
+	uint64_t psize = 1ull << pool->page_shift, meta = xipfs_le64(sb->s_meta_offset);
+
+	if (meta != l->super + psize || meta % psize || xipfs_le64(sb->s_meta_size) % psize ||
+	    xipfs_le64(sb->s_meta_size) > size - meta) {
+		xipfs_log(XIPFS_LOG_ERR, "%s: image '%s' v%u at %llu: its metadata does not follow its superblock page",
+			  name, l->label, l->version, (unsigned long long)l->super);
+		m->errors++;
+		return;
+	}
+	m->use[i].meta_pages = 1 + xipfs_le64(sb->s_meta_size) / psize;
+	mark(m, name, l->super / psize, m->use[i].meta_pages, XIPFS_PG_META, l->label);
+}
+
+static void count_kinds(struct xipfs_pool_map *m)
+{
+	uint64_t n[XIPFS_PG_FREE + 1] = { 0 };
+
+	for (uint64_t p = 0; p < m->pages; p++)
+		n[m->kind[p]]++;
+	m->data = n[XIPFS_PG_DATA];
+	m->meta = n[XIPFS_PG_META];
+	m->dir = n[XIPFS_PG_DIR];
+	m->free = n[XIPFS_PG_FREE];
+	m->unused = n[XIPFS_PG_UNUSED];
 }
 
 int xipfs_pool_map(const void *base, size_t size, const struct xipfs_pool_info *pool,
 		   const char *name, const unsigned char *keep, unsigned flags,
 		   struct xipfs_pool_map **out)
 {
-	uint64_t psize = 1ull << pool->page_shift;
 	struct xipfs_pool_map *m = calloc(1, sizeof(*m));
-	uint32_t *seen = NULL;
+	struct xipfs_image **imgs = NULL;
+	struct page_walk pw = { .m = m, .psize = (double)(1ull << pool->page_shift) };
 	int err = -ENOMEM;
 
 	if (!m)
@@ -394,105 +480,54 @@ int xipfs_pool_map(const void *base, size_t size, const struct xipfs_pool_info *
 	m->kind = calloc(m->pages, 1);
 	m->refs = calloc(m->pages, sizeof(*m->refs));
 	m->use = calloc(pool->count + 1, sizeof(*m->use));
-	seen = calloc(m->pages, sizeof(*seen));
-	if (!m->kind || !m->refs || !m->use || !seen)
+	pw.seen = calloc(m->pages, sizeof(*pw.seen));
+	imgs = calloc(pool->count + 1, sizeof(*imgs));
+	if (!m->kind || !m->refs || !m->use || !pw.seen || !imgs)
 		goto out;
-	m->kind[0] = XIPFS_PG_HEADER;
-	if (pool->dir_off)
-		mark(m, name, pool->dir_off / psize, (pool->dir_bytes + psize - 1) / psize,
-		     XIPFS_PG_DIR, "directory");
-	for (uint32_t r = 0; r < pool->free_count; r++)
-		mark(m, name, pool->runs[r].r_page, pool->runs[r].r_count, XIPFS_PG_FREE,
-		     "free run");
+	mark_pool(m, pool, name);
 	/* Metadata first, so an extent into another image's metadata shows. */
+	for (uint32_t i = 0; i < pool->count; i++)
+		if (!keep || keep[i])
+			mark_meta(m, base, size, pool, i, name);
 	for (uint32_t i = 0; i < pool->count; i++) {
-		const struct xipfs_super *sb;
-		uint64_t meta;
-
-		if (keep && !keep[i])
-			continue;
-		sb = (const void *)((const uint8_t *)base + pool->labels[i].super);
-		meta = xipfs_le64(sb->s_meta_offset);
-		if (meta != pool->labels[i].super + psize || meta % psize ||
-		    xipfs_le64(sb->s_meta_size) % psize ||
-		    xipfs_le64(sb->s_meta_size) > size - meta) {
-			xipfs_log(XIPFS_LOG_ERR, "%s: image '%s' v%u at %llu: its metadata does not follow its superblock page",
-				  name, pool->labels[i].label, pool->labels[i].version,
-				  (unsigned long long)pool->labels[i].super);
-			m->errors++;
-			continue;
-		}
-		m->use[i].meta_pages = 1 + xipfs_le64(sb->s_meta_size) / psize;
-		mark(m, name, pool->labels[i].super / psize, m->use[i].meta_pages,
-		     XIPFS_PG_META, pool->labels[i].label);
-	}
-	for (uint32_t i = 0; i < pool->count; i++) {
-		struct xipfs_image *img;
 		char what[XIPFS_SEGMENT_NAME_MAX + XIPFS_POOL_LABEL_MAX + 64];
 
 		if (keep && !keep[i])
 			continue;
 		snprintf(what, sizeof(what), "%s/%s (v%u)", name, pool->labels[i].label,
 			 pool->labels[i].version);
-		err = xipfs_open_mem_at(base, size, pool->labels[i].super, what, flags, &img);
+		err = xipfs_open_mem_at(base, size, pool->labels[i].super, what, flags, &imgs[i]);
 		if (!err) {
-			err = map_data(m, img, what, seen, i + 1, &m->use[i]);
-			xipfs_close(img);
+			pw.name = what;
+			pw.stamp = i + 1;
+			pw.u = &m->use[i];
+			err = walk_pages(imgs[i], false, &pw.u->files, map_page, &pw);
 		}
 		if (err == -ENOMEM)
 			goto out;
 		if (err)
 			m->errors++;
 	}
-	{
-		uint64_t n[XIPFS_PG_FREE + 1] = { 0 };
-
-		for (uint64_t p = 0; p < m->pages; p++)
-			n[m->kind[p]]++;
-		m->data = n[XIPFS_PG_DATA];
-		m->meta = n[XIPFS_PG_META];
-		m->dir = n[XIPFS_PG_DIR];
-		m->free = n[XIPFS_PG_FREE];
-		m->unused = n[XIPFS_PG_UNUSED];
-	}
-	/* Shared and saved, now that every reference is counted. */
-	memset(seen, 0, m->pages * sizeof(*seen));
+	count_kinds(m);
+	memset(pw.seen, 0, m->pages * sizeof(*pw.seen));
 	for (uint32_t i = 0; i < pool->count; i++) {
-		struct xipfs_image *img;
-		struct xipfs_pool_usage *u = &m->use[i];
-		double saved = 0;
-
-		if ((keep && !keep[i]) || xipfs_open_mem_at(base, size, pool->labels[i].super,
-							   name, XIPFS_OPEN_NOCRC, &img))
+		/* An image the first pass could not open is still looked at. */
+		if ((keep && !keep[i]) || (!imgs[i] &&
+		    xipfs_open_mem_at(base, size, pool->labels[i].super, name,
+				      XIPFS_OPEN_NOCRC, &imgs[i])))
 			continue;
-		for (uint32_t n = 1; n <= xipfs_inode_count(img); n++) {
-			struct xipfs_ino ino;
-
-			if (xipfs_inode_get(img, n, &ino) || !S_ISREG(ino.mode))
-				continue;
-			for (uint32_t x = 0; x < ino.count; x++) {
-				struct xipfs_extent_info e;
-
-				if (xipfs_extent(img, &ino, x, &e))
-					break;
-				for (uint64_t p = e.page; p < (uint64_t)e.page + e.count &&
-				     p < m->pages; p++) {
-					if (seen[p] == i + 1 || !m->refs[p])
-						continue;
-					seen[p] = i + 1;
-					if (m->refs[p] > 1) {
-						u->shared++;
-						saved += (double)psize * (m->refs[p] - 1) / m->refs[p];
-					}
-				}
-			}
-		}
-		u->saved = (uint64_t)(saved + 0.5);
-		xipfs_close(img);
+		pw.stamp = i + 1;
+		pw.u = &m->use[i];
+		pw.saved = 0;
+		walk_pages(imgs[i], true, NULL, share_page, &pw);
+		pw.u->saved = (uint64_t)(pw.saved + 0.5);
 	}
 	err = 0;
 out:
-	free(seen);
+	for (uint32_t i = 0; imgs && i < pool->count; i++)
+		xipfs_close(imgs[i]);
+	free(imgs);
+	free(pw.seen);
 	if (err) {
 		xipfs_pool_map_free(m);
 		return err;
