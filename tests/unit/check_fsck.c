@@ -229,16 +229,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("fsck");
-	TCase *tc = tcase_create("fsck");
+	const struct TTest *tests[] = { test_clean, test_inodes, test_dirents, test_extents_xattrs,
+					test_data, test_superblock, NULL };
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_clean);
-	tcase_add_test(tc, test_inodes);
-	tcase_add_test(tc, test_dirents);
-	tcase_add_test(tc, test_extents_xattrs);
-	tcase_add_test(tc, test_data);
-	tcase_add_test(tc, test_superblock);
-	suite_add_tcase(s, tc);
-	return timg_run(s);
+	return timg_main("fsck", setup, teardown, tests);
 }

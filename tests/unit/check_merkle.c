@@ -194,21 +194,9 @@ START_TEST(test_hostile)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("merkle");
-	TCase *tc = tcase_create("merkle");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_roundtrip);
-	tcase_add_test(tc, test_damage);
-	tcase_add_test(tc, test_digest);
-	tcase_add_test(tc, test_hostile);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return timg_run(suite());
+	const struct TTest *tests[] = { test_roundtrip, test_damage, test_digest, test_hostile, NULL };
+
+	return timg_main("merkle", setup, teardown, tests);
 }

@@ -290,32 +290,13 @@ START_TEST(test_damage)
 }
 END_TEST
 
-static Suite *pool_suite(void)
-{
-	Suite *s = suite_create("pool");
-	TCase *tc = tcase_create("pool");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_add);
-	tcase_add_test(tc, test_update_remove);
-	tcase_add_test(tc, test_full);
-	tcase_add_test(tc, test_damage);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	const struct TTest *tests[] = { test_add, test_update_remove, test_full, test_damage, NULL };
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "SKIP check_pool: pools are root's (/dev/shm, chown)\n");
 		return getenv("XIPFS_NO_SKIP") ? 1 : 77;
 	}
-	sr = srunner_create(pool_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return timg_main("pool", setup, teardown, tests);
 }

@@ -347,8 +347,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("segment");
-	TCase *tc = tcase_create("segment");
+	const struct TTest *tests[] = { test_names, test_named, test_refused, test_memfd,
+					test_changing_file, NULL };
 	struct stat st;
 
 	if (stat(XIPFS_SEGMENT_DIR, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -356,12 +356,5 @@ int main(void)
 		       XIPFS_SEGMENT_DIR);
 		return 77;
 	}
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_names);
-	tcase_add_test(tc, test_named);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_memfd);
-	tcase_add_test(tc, test_changing_file);
-	suite_add_tcase(s, tc);
-	return timg_run(s);
+	return timg_main("segment", setup, teardown, tests);
 }

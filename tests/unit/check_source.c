@@ -157,12 +157,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("source");
-	TCase *tc = tcase_create("source");
+	const struct TTest *tests[] = { test_uuid, test_parse, test_open, NULL };
 
-	tcase_add_test(tc, test_uuid);
-	tcase_add_test(tc, test_parse);
-	tcase_add_test(tc, test_open);
-	suite_add_tcase(s, tc);
-	return timg_run(s);
+	return timg_main("source", NULL, NULL, tests);
 }

@@ -214,12 +214,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("xattr");
-	TCase *tc = tcase_create("xattr");
+	const struct TTest *tests[] = { test_sets, test_hostile, NULL };
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_sets);
-	tcase_add_test(tc, test_hostile);
-	suite_add_tcase(s, tc);
-	return timg_run(s);
+	return timg_main("xattr", setup, teardown, tests);
 }

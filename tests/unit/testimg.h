@@ -171,4 +171,12 @@ const char *timg_log(void);
 /* Run a Check suite (the argument is a Suite *): EXIT_SUCCESS or EXIT_FAILURE. */
 int timg_run(void *suite);
 
+struct TTest;
+/*
+ * Run the NULL-terminated @tests as one Check suite and test case @name,
+ * each test between @setup and @teardown (NULL: none).
+ */
+int timg_main(const char *name, void (*setup)(void), void (*teardown)(void),
+	      const struct TTest *const *tests);
+
 #endif
