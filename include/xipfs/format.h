@@ -45,6 +45,8 @@
 #define XIPFS_PAGE_SHIFT_MIN	12		/* 4 KiB */
 #define XIPFS_PAGE_SHIFT_MAX	16		/* 64 KiB */
 #define XIPFS_PAGE_SHIFT_DEFAULT 12
+/* The page sizes an image or pool may use: 4, 16 and 64 KiB. */
+#define XIPFS_PAGE_SHIFT_OK(s)	((s) == 12 || (s) == 14 || (s) == 16)
 
 #define XIPFS_ROOT_INO		1		/* inode numbers start at 1 */
 #define XIPFS_NAME_MAX		255

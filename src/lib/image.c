@@ -104,7 +104,7 @@ static int check_header(struct xipfs_image *img)
 				     xipfs_le16(sb->s_version_major),
 				     XIPFS_VERSION_MAJOR);
 	img->shift = xipfs_le32(sb->s_page_shift);
-	if (img->shift != 12 && img->shift != 14 && img->shift != 16)
+	if (!XIPFS_PAGE_SHIFT_OK(img->shift))
 		return xipfs_corrupt(img, "superblock", SB_OFF(s_page_shift),
 				     "page shift %u (allowed: 12, 14, 16)",
 				     img->shift);

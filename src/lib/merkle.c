@@ -317,7 +317,7 @@ static int check_geometry(struct verify *v, const struct xipfs_super *sb, size_t
 	uint64_t isize = xipfs_le64(sb->s_size);
 	unsigned shift = xipfs_le32(sb->s_page_shift);
 
-	if (shift < XIPFS_PAGE_SHIFT_MIN || shift > XIPFS_PAGE_SHIFT_MAX)
+	if (!XIPFS_PAGE_SHIFT_OK(shift))
 		return bad(v, "superblock (page 0) is damaged: page shift %u", shift);
 	v->shift = shift;
 	v->psize = (size_t)1 << shift;
@@ -536,8 +536,8 @@ int xipfs_merkle_append(int fd, uint64_t *image_bytes)
 		return err;
 	shift = xipfs_le32(sb.s_page_shift);
 	size = xipfs_le64(sb.s_size);
-	if (memcmp(sb.s_magic, XIPFS_MAGIC_STR, 8) || shift < XIPFS_PAGE_SHIFT_MIN ||
-	    shift > XIPFS_PAGE_SHIFT_MAX || size % (1u << shift) || size < (2u << shift) ||
+	if (memcmp(sb.s_magic, XIPFS_MAGIC_STR, 8) || !XIPFS_PAGE_SHIFT_OK(shift) ||
+	    size % (1u << shift) || size < (2u << shift) ||
 	    (xipfs_le32(sb.s_compat) & XIPFS_FEATURE_COMPAT_MERKLE))
 		return -EINVAL;
 	npages = (size >> shift) - 1;

@@ -138,7 +138,7 @@ int xipfs_pool_read(const void *base, size_t size, const char *name,
 	memcpy(p->uuid, sb->s_uuid, 16);
 	memcpy(&hdr, b + XIPFS_POOL_OFFSET, sizeof(hdr));
 	p->create_time = xipfs_le64(hdr.p_create_time);
-	if (p->page_shift < XIPFS_PAGE_SHIFT_MIN || p->page_shift > XIPFS_PAGE_SHIFT_MAX ||
+	if (!XIPFS_PAGE_SHIFT_OK(p->page_shift) ||
 	    p->size > size || p->size < 2ull << p->page_shift || p->size % (1ull << p->page_shift) ||
 	    xipfs_le32(sb->s_root_ino) || xipfs_le64(sb->s_pool_offset)) {
 		err = pool_bad(name, 0, "superblock (page size, size, root or pool offset)");

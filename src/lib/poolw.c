@@ -253,8 +253,7 @@ int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 	uint64_t psize = 1ull << page_shift;
 	int fd, err = 0;
 
-	if (page_shift < XIPFS_PAGE_SHIFT_MIN || page_shift > XIPFS_PAGE_SHIFT_MAX ||
-	    size > (1ull << 44)) {
+	if (!XIPFS_PAGE_SHIFT_OK(page_shift) || size > (1ull << 44)) {
 		xipfs_log(XIPFS_LOG_ERR, "pool %s: size or page size out of range", name);
 		return -EINVAL;
 	}

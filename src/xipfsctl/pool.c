@@ -60,7 +60,7 @@ int cmd_create(int argc, char **argv)
 	}
 	while (shift < XIPFS_PAGE_SHIFT_MAX && (1ull << shift) < psize)
 		shift++;
-	if ((1ull << shift) != psize || (shift != 12 && shift != 14 && shift != 16)) {
+	if ((1ull << shift) != psize || !XIPFS_PAGE_SHIFT_OK(shift)) {
 		fprintf(stderr, "xipfsctl: --page-size %" PRIu64 ": use 4096, 16384 or 65536\n", psize);
 		return 2;
 	}
