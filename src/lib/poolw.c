@@ -78,6 +78,7 @@ static int wopen(struct pool_writer *w, const char *name)
 	}
 	if (flock(w->rfd, LOCK_EX) < 0 || fstat(w->rfd, &a) < 0) {
 		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(errno));
 		goto out;
 	}
 	{
@@ -93,10 +94,12 @@ static int wopen(struct pool_writer *w, const char *name)
 		}
 	}
 	err = xipfs_seg_immutable(w->rfd, false);
-	if (!err)
+	if (!err) {
 		w->immutable = true;
-	else if (err != -ENOTTY && err != -EOPNOTSUPP)
+	} else if (err != -ENOTTY && err != -EOPNOTSUPP) {
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(-err));
 		goto out;
+	}
 	w->wfd = open(w->path, O_RDWR | O_CLOEXEC);
 	if (w->wfd < 0) {
 		err = -errno;
@@ -116,6 +119,7 @@ static int wopen(struct pool_writer *w, const char *name)
 	if (w->base == MAP_FAILED) {
 		w->base = NULL;
 		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(errno));
 		goto out;
 	}
 	err = xipfs_pool_read(w->base, w->size, w->path, &w->pool);
@@ -135,8 +139,6 @@ static int wopen(struct pool_writer *w, const char *name)
 		memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
 	return 0;
 out:
-	if (err && err != -EINVAL && err != -EAGAIN && w->wfd < 0 && err != -ETXTBSY)
-		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(-err));
 	wclose(w);
 	return err;
 }
