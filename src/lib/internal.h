@@ -99,6 +99,13 @@ static inline uint64_t xipfs_extent_off(const struct xipfs_image *img, uint64_t 
 
 int xipfs_validate(struct xipfs_image *img, unsigned flags);
 
+/* Bytes of a pool directory of @count entries and @runs free runs. */
+static inline uint64_t xipfs_pool_dir_bytes(uint64_t count, uint64_t runs)
+{
+	return sizeof(struct xipfs_pool_dir) + count * sizeof(struct xipfs_pool_entry) +
+	       runs * sizeof(struct xipfs_pool_run);
+}
+
 /* segment.c: 0 if @name is 1..@max of [A-Za-z0-9_.-], not starting with '.'. */
 int xipfs_seg_word_ok(const char *name, size_t max);
 /* segment.c: FS_IMMUTABLE_FL on or off (-ENOTTY where unsupported). */

@@ -58,8 +58,7 @@ static int read_dir(const uint8_t *base, struct xipfs_pool_info *p, uint64_t dir
 	bytes = xipfs_le64(d.d_bytes);
 	p->count = xipfs_le32(d.d_count);
 	p->free_count = xipfs_le32(d.d_free_count);
-	need = sizeof(d) + (uint64_t)p->count * sizeof(struct xipfs_pool_entry) +
-	       (uint64_t)p->free_count * sizeof(struct xipfs_pool_run);
+	need = xipfs_pool_dir_bytes(p->count, p->free_count);
 	*why = "directory size";
 	if (bytes != need || bytes > p->size - dir_off)
 		return -EUCLEAN;
@@ -83,7 +82,7 @@ static int read_dir(const uint8_t *base, struct xipfs_pool_info *p, uint64_t dir
 	if (!p->labels || !p->runs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < p->count; i++) {
-		const uint8_t *e = base + dir_off + sizeof(d) + (uint64_t)i * 64;
+		const uint8_t *e = base + dir_off + xipfs_pool_dir_bytes(i, 0);
 		struct xipfs_pool_label *l = &p->labels[i];
 
 		memcpy(l->label, e, sizeof(((struct xipfs_pool_entry *)0)->e_label));
@@ -103,8 +102,7 @@ static int read_dir(const uint8_t *base, struct xipfs_pool_info *p, uint64_t dir
 				return -EUCLEAN;
 	}
 	for (uint32_t i = 0; i < p->free_count; i++) {
-		const uint8_t *r = base + dir_off + sizeof(d) + (uint64_t)p->count * 64 +
-				   (uint64_t)i * 16;
+		const uint8_t *r = base + dir_off + xipfs_pool_dir_bytes(p->count, i);
 
 		p->runs[i].r_page = ld64(r);
 		p->runs[i].r_count = ld64(r + 8);

@@ -199,14 +199,12 @@ static int wcommit(struct pool_writer *w, const struct xipfs_pool_label *labels,
 	uint32_t crc;
 
 	/* Taking the run from a free run's start never adds a run. */
-	bytes = sizeof(d) + (uint64_t)count * sizeof(struct xipfs_pool_entry) +
-		(uint64_t)w->nruns * sizeof(struct xipfs_pool_run);
-	pages = (bytes + w->psize - 1) / w->psize;
+	pages = (xipfs_pool_dir_bytes(count, w->nruns) + w->psize - 1) / w->psize;
 	at = walloc(w, pages);
 	if (at < 0)
 		return wfull(w, "the directory", pages);
-	bytes = sizeof(d) + (uint64_t)count * sizeof(struct xipfs_pool_entry) +
-		(uint64_t)w->nruns * sizeof(struct xipfs_pool_run);
+	/* ...but may take one away. */
+	bytes = xipfs_pool_dir_bytes(count, w->nruns);
 	off = (uint64_t)at * w->psize;
 	p = w->base + off;
 	memset(p, 0, pages * w->psize);
@@ -225,7 +223,7 @@ static int wcommit(struct pool_writer *w, const struct xipfs_pool_label *labels,
 		e.e_version = xipfs_cpu_to_le32(labels[i].version);
 		e.e_flags = xipfs_cpu_to_le32(labels[i].flags);
 		e.e_time = xipfs_cpu_to_le64(labels[i].time);
-		memcpy(p + sizeof(d) + (uint64_t)i * sizeof(e), &e, sizeof(e));
+		memcpy(p + xipfs_pool_dir_bytes(i, 0), &e, sizeof(e));
 	}
 	for (uint32_t i = 0; i < w->nruns; i++) {
 		struct xipfs_pool_run r = {
@@ -233,7 +231,7 @@ static int wcommit(struct pool_writer *w, const struct xipfs_pool_label *labels,
 			.r_count = xipfs_cpu_to_le64(w->runs[i].r_count),
 		};
 
-		memcpy(p + sizeof(d) + (uint64_t)count * 64 + (uint64_t)i * sizeof(r), &r, sizeof(r));
+		memcpy(p + xipfs_pool_dir_bytes(count, i), &r, sizeof(r));
 	}
 	crc = xipfs_crc32c(0, &d, sizeof(d));
 	crc = xipfs_crc32c(crc, p + sizeof(d), bytes - sizeof(d));
