@@ -111,25 +111,13 @@ static la_ssize_t member_read(struct archive *a, void *ctx, const void **out)
 	return n;
 }
 
-static struct archive *archive_new_tar(void)
-{
-	struct archive *a = archive_read_new();
-
-	if (!a)
-		xipfs_oom();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
-	return a;
-}
-
 /* Position the outer docker-archive tar at @member. */
 static int open_member(struct image *im, const char *member, struct archive **outer)
 {
 	struct archive_entry *e;
 	int r;
 
-	*outer = archive_new_tar();
+	*outer = tar_archive_new();
 	if (archive_read_open_filename(*outer, im->archive, 1 << 16) != ARCHIVE_OK) {
 		die_path(im->b, im->archive, "cannot read: %s", archive_error_string(*outer));
 		return -EIO;
@@ -162,7 +150,7 @@ static int layer_open(struct image *im, struct layer *l, struct layer_in *in)
 			if (!in->md || !EVP_DigestInit_ex(in->md, EVP_sha256(), NULL))
 				return -ENOMEM;
 		}
-		in->a = archive_new_tar();
+		in->a = tar_archive_new();
 		r = archive_read_open(in->a, in, NULL, member_read, NULL);
 	} else {
 		char path[PATH_MAX];
@@ -176,7 +164,7 @@ static int layer_open(struct image *im, struct layer *l, struct layer_in *in)
 		in->md = EVP_MD_CTX_new();
 		if (!in->md || !EVP_DigestInit_ex(in->md, EVP_sha256(), NULL))
 			return -ENOMEM;
-		in->a = archive_new_tar();
+		in->a = tar_archive_new();
 		r = archive_read_open(in->a, in, NULL, blob_read, NULL);
 	}
 	if (r != ARCHIVE_OK) {

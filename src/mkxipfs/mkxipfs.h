@@ -177,6 +177,8 @@ int add_data(struct build *b, struct node *n, read_fn rd, void *ctx, const char 
 struct node *tree_from_dir(struct build *b, const char *src);
 
 /* tar.c: tar input */
+/* A libarchive reader of tar streams, any compression. */
+struct archive *tar_archive_new(void);
 /* The whole tar stream @src ("-": standard input). */
 struct node *tree_from_tar(struct build *b, const char *src);
 /*

@@ -303,17 +303,26 @@ static int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_en
 	return err;
 }
 
-struct node *tree_from_tar(struct build *b, const char *src)
+struct archive *tar_archive_new(void)
 {
 	struct archive *a = archive_read_new();
+
+	if (!a)
+		xipfs_oom();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	return a;
+}
+
+struct node *tree_from_tar(struct build *b, const char *src)
+{
+	struct archive *a = tar_archive_new();
 	struct archive_entry *e;
 	struct tar_tree *t;
 	const char *label = strcmp(src, "-") ? src : "(standard input)";
 	int r, err = 0;
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
 	r = strcmp(src, "-") ? archive_read_open_filename(a, src, 1 << 16)
 			     : archive_read_open_fd(a, 0, 1 << 16);
 	if (r != ARCHIVE_OK) {
