@@ -51,6 +51,11 @@ struct xipmap_inode {
 	u64 pages[] __counted_by(count);
 };
 
+static inline struct xipmap_inode *xipmap_xi(struct inode *inode)
+{
+	return inode->i_private;
+}
+
 /* The vm_operations of every mapping of a backing file. */
 extern const struct vm_operations_struct xipmap_vm_ops;
 

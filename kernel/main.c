@@ -179,11 +179,6 @@ static ssize_t xipmap_seg_copy(struct xipmap_seg *seg, u64 idx, size_t off,
 
 /* ---- the backing files ---- */
 
-static struct xipmap_inode *xipmap_xi(struct inode *inode)
-{
-	return inode->i_private;
-}
-
 /*
  * The segment page behind file page @pgoff: 0 for a hole, -1 past EOF or
  * for an index outside the segment (never true after creation's checks,

@@ -83,13 +83,6 @@ static int xipmap_stat_pte(pte_t *ptep, unsigned long addr, void *data)
 	return 0;
 }
 
-static struct xipmap_seg *xipmap_vma_seg(struct vm_area_struct *vma)
-{
-	struct xipmap_inode *xi = file_inode(vma->vm_file)->i_private;
-
-	return xi->seg;
-}
-
 static int xipmap_stat_mm(struct xipmap_stat_walk *w, struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
@@ -99,7 +92,8 @@ static int xipmap_stat_mm(struct xipmap_stat_walk *w, struct mm_struct *mm)
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	for_each_vma(vmi, vma) {
-		if (vma->vm_ops != &xipmap_vm_ops || xipmap_vma_seg(vma) != w->seg)
+		if (vma->vm_ops != &xipmap_vm_ops ||
+		    xipmap_xi(file_inode(vma->vm_file))->seg != w->seg)
 			continue;
 		found = true;
 		w->st.mappings++;
