@@ -138,15 +138,27 @@ static void xipmap_seg_put(struct xipmap_seg *seg)
 	kref_put(&seg->ref, xipmap_seg_release);
 }
 
-static struct page *xipmap_shmem_page(struct xipmap_seg *seg, u64 idx)
+/*
+ * The page of segment page @idx (below seg->npages) of a shmem segment.
+ * Every folio of the segment is pinned in seg->folios, in file order, for
+ * the segment's life (xipmap_pin_file()): the page stays put without a
+ * reference of ours and is found without the page cache.
+ */
+static struct page *xipmap_seg_page(struct xipmap_seg *seg, u64 idx)
 {
-	struct address_space *mapping = seg->file->f_mapping;
-	struct folio *folio;
+	unsigned long lo = 0, hi = seg->nfolios, mid;
 
-	folio = shmem_read_folio_gfp(mapping, idx, mapping_gfp_mask(mapping));
-	if (IS_ERR(folio))
-		return ERR_CAST(folio);
-	return folio_file_page(folio, idx);
+	/* As many folios as pages: each folio is one page, at its index. */
+	if (seg->nfolios == seg->npages)
+		return folio_page(seg->folios[idx], 0);
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (seg->folios[mid]->index <= idx)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return folio_file_page(seg->folios[lo], idx);
 }
 
 /*
@@ -160,12 +172,10 @@ static ssize_t xipmap_seg_copy(struct xipmap_seg *seg, u64 idx, size_t off,
 	size_t copied;
 
 	if (seg->kind == XIPMAP_KIND_SHMEM) {
-		page = xipmap_shmem_page(seg, idx);
-		if (IS_ERR(page))
-			return PTR_ERR(page);
-		copied = copy_page_to_iter(page, off, n, to);
-		put_page(page);
-		return copied;
+		page = xipmap_seg_page(seg, idx);
+		if (PageHWPoison(page))
+			return -EIO;
+		return copy_page_to_iter(page, off, n, to);
 	}
 	down_read(&seg->lock);
 	if (seg->gone) {
@@ -327,45 +337,20 @@ static void xipmap_fault_window(struct vm_fault *vmf, pgoff_t npages,
 }
 
 /*
- * The page of segment page @idx (below seg->npages) of a shmem segment.
- * Every folio of the segment is pinned in seg->folios, in file order, for
- * the segment's life (xipmap_pin_file()): the page stays put without a
- * reference of ours and is found without the page cache.
+ * The page to map for @idx (xipmap_lookup()) of a shmem segment file: the
+ * segment's page, or our zero page for a hole; NULL past EOF or for a
+ * poisoned page.  No reference is taken: the segment holds its pages while
+ * a backing file holds the segment.
  */
-static struct page *xipmap_seg_page(struct xipmap_seg *seg, u64 idx)
+static struct page *xipmap_shmem_map_page(struct xipmap_seg *seg, s64 idx)
 {
-	unsigned long lo = 0, hi = seg->nfolios, mid;
-
-	/* As many folios as pages: each folio is one page, at its index. */
-	if (seg->nfolios == seg->npages)
-		return folio_page(seg->folios[idx], 0);
-	while (hi - lo > 1) {
-		mid = lo + (hi - lo) / 2;
-		if (seg->folios[mid]->index <= idx)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return folio_file_page(seg->folios[lo], idx);
-}
-
-/*
- * The page to map at file page @pgoff of a shmem segment file: the
- * segment's page, or our zero page for a hole; NULL for a poisoned page.
- * No reference is taken: the segment holds its pages while a backing file
- * holds the segment.
- */
-static struct page *xipmap_shmem_map_page(struct xipmap_inode *xi,
-					  pgoff_t pgoff)
-{
-	s64 idx = xipmap_lookup(xi, pgoff);
 	struct page *page;
 
 	if (idx == 0)
 		return xipmap_zero_page;
 	if (idx < 0)
 		return NULL;
-	page = xipmap_seg_page(xi->seg, idx);
+	page = xipmap_seg_page(seg, idx);
 	return PageHWPoison(page) ? NULL : page;
 }
 
@@ -396,14 +381,16 @@ static int xipmap_insert_run(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * Read fault on a shmem segment file: map the faulting page and its
- * neighbours as ordinary file PTEs (refcounted, counted in the folio's
- * mapcount, as the core's fault-around maps the page cache), one page at a
- * time: the pages of a huge folio need not be the file's pages in order,
- * so neither a PMD nor the folio as a whole is ever mapped.
+ * Read fault on a shmem segment file: map the faulting page (@fault, from
+ * xipmap_shmem_map_page()) and its neighbours as ordinary file PTEs
+ * (refcounted, counted in the folio's mapcount, as the core's fault-around
+ * maps the page cache), one page at a time: the pages of a huge folio need
+ * not be the file's pages in order, so neither a PMD nor the folio as a
+ * whole is ever mapped.
  */
 static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
-				     struct xipmap_inode *xi, pgoff_t npages)
+				     struct xipmap_inode *xi, pgoff_t npages,
+				     struct page *fault)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct page *pages[XIPMAP_INSERT_BATCH];
@@ -413,11 +400,15 @@ static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
 	long want = -1;
 	int err = 0;
 
-	if (!xipmap_shmem_map_page(xi, vmf->pgoff))
-		return VM_FAULT_HWPOISON;
 	xipmap_fault_window(vmf, npages, &first, &last);
 	for (pgoff = first; pgoff <= last + 1; pgoff++) {
-		page = pgoff <= last ? xipmap_shmem_map_page(xi, pgoff) : NULL;
+		if (pgoff == vmf->pgoff)
+			page = fault;
+		else if (pgoff <= last)
+			page = xipmap_shmem_map_page(xi->seg,
+						     xipmap_lookup(xi, pgoff));
+		else
+			page = NULL;
 		/* Map the run so far when it breaks or fills the batch. */
 		if (n && (!page || n == ARRAY_SIZE(pages))) {
 			err = xipmap_insert_run(vma, start, pages, n, want);
@@ -486,6 +477,25 @@ out:
 	return ret;
 }
 
+/* Fill @page with segment page @idx (0: a hole, zeros). */
+static int xipmap_seg_fill(struct xipmap_seg *seg, s64 idx, struct page *page)
+{
+	int err = 0;
+
+	if (idx == 0) {
+		clear_highpage(page);
+		return 0;
+	}
+	down_read(&seg->lock);
+	if (seg->gone)
+		err = -EIO;
+	else
+		memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
+			       PAGE_SIZE);
+	up_read(&seg->lock);
+	return err;
+}
+
 /*
  * A private write fault on a frame without a struct page: hand the core a
  * temporary page holding the frame's bytes (our zero page for a hole); it
@@ -493,9 +503,9 @@ out:
  * page.  (VM_FAULT_DONE_COW would leave mapping the copy to us, through
  * finish_fault(), which is not exported.)
  */
-static vm_fault_t xipmap_fault_bar_cow(struct vm_fault *vmf, s64 idx)
+static vm_fault_t xipmap_fault_bar_cow(struct vm_fault *vmf,
+				       struct xipmap_seg *seg, s64 idx)
 {
-	struct xipmap_seg *seg = xipmap_xi(file_inode(vmf->vma->vm_file))->seg;
 	struct page *page;
 
 	if (idx == 0) {
@@ -506,14 +516,10 @@ static vm_fault_t xipmap_fault_bar_cow(struct vm_fault *vmf, s64 idx)
 	page = alloc_page(GFP_HIGHUSER);
 	if (!page)
 		return VM_FAULT_OOM;
-	down_read(&seg->lock);
-	if (seg->gone) {
-		up_read(&seg->lock);
+	if (xipmap_seg_fill(seg, idx, page)) {
 		put_page(page);
 		return VM_FAULT_SIGBUS;
 	}
-	memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT), PAGE_SIZE);
-	up_read(&seg->lock);
 	vmf->page = page;
 	return 0;
 }
@@ -539,16 +545,16 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 	idx = xipmap_lookup(xi, vmf->pgoff);
 	if (idx < 0)
 		return VM_FAULT_SIGBUS;
-	if (!vmf->cow_page) {
-		if (xi->seg->kind == XIPMAP_KIND_SHMEM)
-			return xipmap_fault_shmem(vmf, xi, npages);
+	if (xi->seg->kind == XIPMAP_KIND_BAR) {
+		if (vmf->cow_page)
+			return xipmap_fault_bar_cow(vmf, xi->seg, idx);
 		return xipmap_fault_bar(vmf, xi, npages);
 	}
-	if (xi->seg->kind == XIPMAP_KIND_BAR)
-		return xipmap_fault_bar_cow(vmf, idx);
-	page = xipmap_shmem_map_page(xi, vmf->pgoff);
+	page = xipmap_shmem_map_page(xi->seg, idx);
 	if (!page)
 		return VM_FAULT_HWPOISON;
+	if (!vmf->cow_page)
+		return xipmap_fault_shmem(vmf, xi, npages, page);
 	get_page(page);		/* the core puts it after the copy */
 	vmf->page = page;
 	return 0;
@@ -620,25 +626,6 @@ static bool xipmap_may_force(struct mm_struct *mm)
 out:
 	rcu_read_unlock();
 	return found;
-}
-
-/* Fill @page with segment page @idx (0: a hole, zeros). */
-static int xipmap_seg_fill(struct xipmap_seg *seg, s64 idx, struct page *page)
-{
-	int err = 0;
-
-	if (idx == 0) {
-		clear_highpage(page);
-		return 0;
-	}
-	down_read(&seg->lock);
-	if (seg->gone)
-		err = -EIO;
-	else
-		memcpy_to_page(page, 0, seg->virt + (idx << PAGE_SHIFT),
-			       PAGE_SIZE);
-	up_read(&seg->lock);
-	return err;
 }
 
 /*
@@ -730,7 +717,9 @@ static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 	unsigned long off = addr - vma->vm_start;
 	pgoff_t pgoff = vma->vm_pgoff + (off >> PAGE_SHIFT);
 	size_t poff = offset_in_page(addr);
+	struct iov_iter to;
 	struct page *page;
+	struct kvec kvec;
 	s64 idx;
 
 	len = min_t(size_t, len, PAGE_SIZE - poff);
@@ -752,21 +741,10 @@ static int xipmap_access(struct vm_area_struct *vma, unsigned long addr,
 		memset(buf, 0, len);
 		return len;
 	}
-	if (seg->kind == XIPMAP_KIND_SHMEM) {
-		page = xipmap_shmem_page(seg, idx);
-		if (IS_ERR(page))
-			return PTR_ERR(page);
-		memcpy_from_page(buf, page, poff, len);
-		put_page(page);
-		return len;
-	}
-	down_read(&seg->lock);
-	if (seg->gone)
-		len = -EIO;
-	else
-		memcpy(buf, seg->virt + (idx << PAGE_SHIFT) + poff, len);
-	up_read(&seg->lock);
-	return len;
+	kvec.iov_base = buf;
+	kvec.iov_len = len;
+	iov_iter_kvec(&to, ITER_DEST, &kvec, 1, len);
+	return xipmap_seg_copy(seg, idx, poff, len, &to);
 }
 
 const struct vm_operations_struct xipmap_vm_ops = {
