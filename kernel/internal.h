@@ -61,7 +61,7 @@ extern const struct vm_operations_struct xipmap_vm_ops;
 
 /* main.c: a region (BAR, virtio-pmem) as a segment, and its removal. */
 struct xipmap_seg *xipmap_region_add(struct device *dev, u32 source,
-				     phys_addr_t start, u64 len, void *virt);
+				     phys_addr_t start, u64 len);
 void xipmap_region_remove(struct xipmap_seg *seg);
 
 /* pmem.c: the virtio-pmem driver. */

@@ -1366,16 +1366,22 @@ static struct miscdevice xipmap_misc = {
 
 /*
  * A memory region without struct pages that holds an xipfs segment at
- * offset 0, mapped write-back by its device's driver (@virt, managed by
- * @dev): an ivshmem BAR or a virtio-pmem region.  @source is the
- * XIPMAP_SEG_* kind user space attaches it by.
+ * offset 0, reserved by its device's driver for @dev: an ivshmem BAR or a
+ * virtio-pmem region.  @source is the XIPMAP_SEG_* kind user space attaches
+ * it by.  The region is mapped write-back, and kept mapped for the device's
+ * life (x86 PAT: the frames ->fault inserts must stay WB, never UC).
  */
 struct xipmap_seg *xipmap_region_add(struct device *dev, u32 source,
-				     phys_addr_t start, u64 len, void *virt)
+				     phys_addr_t start, u64 len)
 {
 	struct xipmap_seg *seg;
+	void *virt;
 	u64 size;
 
+	/* Managed: unmapped when the device unbinds. */
+	virt = devm_memremap(dev, start, len, MEMREMAP_WB);
+	if (IS_ERR(virt))
+		return ERR_CAST(virt);
 	if (len < PAGE_SIZE || memcmp(virt, XIPFS_MAGIC_STR, XIPFS_HDR_MAGIC_LEN)) {
 		dev_info(dev, "region has no xipfs superblock: not binding\n");
 		return ERR_PTR(-ENODEV);
@@ -1431,7 +1437,6 @@ static int xipmap_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 {
 	resource_size_t start, len;
 	struct xipmap_seg *seg;
-	void *virt;
 	int err;
 
 	err = pcim_enable_device(pdev);
@@ -1447,11 +1452,7 @@ static int xipmap_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	err = pcim_request_region(pdev, 2, KBUILD_MODNAME);
 	if (err)
 		return err;
-	/* Write-back cached, and kept for the device's life (x86 PAT). */
-	virt = devm_memremap(&pdev->dev, start, len, MEMREMAP_WB);
-	if (IS_ERR(virt))
-		return PTR_ERR(virt);
-	seg = xipmap_region_add(&pdev->dev, XIPMAP_SEG_IVSHMEM, start, len, virt);
+	seg = xipmap_region_add(&pdev->dev, XIPMAP_SEG_IVSHMEM, start, len);
 	if (IS_ERR(seg))
 		return PTR_ERR(seg);
 	pci_set_drvdata(pdev, seg);

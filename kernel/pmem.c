@@ -19,7 +19,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/module.h>
 #include <linux/virtio.h>
@@ -33,7 +32,6 @@ static int xipmap_pmem_probe(struct virtio_device *vdev)
 {
 	struct xipmap_seg *seg;
 	u64 start, size;
-	void *virt;
 
 	if (!vdev->config->get) {
 		dev_err(&vdev->dev, "no config space access\n");
@@ -51,11 +49,7 @@ static int xipmap_pmem_probe(struct virtio_device *vdev)
 		dev_err(&vdev->dev, "region at %#llx is in use\n", start);
 		return -EBUSY;
 	}
-	/* Write-back cached, and kept for the device's life (x86 PAT). */
-	virt = devm_memremap(&vdev->dev, start, size, MEMREMAP_WB);
-	if (IS_ERR(virt))
-		return PTR_ERR(virt);
-	seg = xipmap_region_add(&vdev->dev, XIPMAP_SEG_PMEM, start, size, virt);
+	seg = xipmap_region_add(&vdev->dev, XIPMAP_SEG_PMEM, start, size);
 	if (IS_ERR(seg))
 		return PTR_ERR(seg);
 	vdev->priv = seg;
