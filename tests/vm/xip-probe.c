@@ -67,6 +67,7 @@
 
 #include "xipfs/xipfs.h"
 #include "xipfs/segment.h"
+#include "pagemap.h"
 
 static int failures;
 
@@ -96,19 +97,16 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-/* Frame number behind @addr in this process (0 if not present). */
-static uint64_t pfn_of(const void *addr)
+/* Frame number behind @addr in this process (0 if not present; no fault). */
+static uint64_t frame_at(const void *addr)
 {
-	uint64_t e = 0;
-	long ps = sysconf(_SC_PAGESIZE);
 	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t pfn;
 
-	if (fd < 0 || pread(fd, &e, 8, (off_t)((uintptr_t)addr / ps) * 8) != 8)
+	if (fd < 0 || pagemap_frame(fd, addr, &pfn) < 0)
 		die("/proc/self/pagemap: %s", strerror(errno));
 	close(fd);
-	if (!(e & (1ULL << 63)))
-		return 0;
-	return e & ((1ULL << 55) - 1);
+	return pfn;
 }
 
 static const volatile unsigned char *map_at(const char *path, off_t off, size_t *len)
@@ -134,7 +132,7 @@ static int cmd_pfn(const char *path, off_t off, int hold)
 	unsigned char b = m[0];
 	char line[64];
 
-	printf("pfn %" PRIu64 "\n", pfn_of((const void *)m));
+	printf("pfn %" PRIu64 "\n", frame_at((const void *)m));
 	if (!hold)
 		return 0;
 	printf("READY\n");
@@ -142,7 +140,7 @@ static int cmd_pfn(const char *path, off_t off, int hold)
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	b = m[0];
-	printf("byte %u\npfn %" PRIu64 "\n", b, pfn_of((const void *)m));
+	printf("byte %u\npfn %" PRIu64 "\n", b, frame_at((const void *)m));
 	return 0;
 }
 
@@ -233,17 +231,17 @@ static int cmd_cow(const char *path)
 		die("mmap %s: %s", path, strerror(errno));
 	check(!memcmp(priv, orig, ps) && !memcmp(shared, orig, ps),
 	      "both mappings show the file");
-	uint64_t before = pfn_of(shared);
+	uint64_t before = frame_at(shared);
 
-	check(pfn_of(priv) == before, "the private mapping maps the shared frame before a write (pfn %" PRIu64 ")",
+	check(frame_at(priv) == before, "the private mapping maps the shared frame before a write (pfn %" PRIu64 ")",
 	      before);
 	for (long i = 0; i < ps; i++)
 		priv[i] = (unsigned char)~orig[i];
 	check(priv[0] == (unsigned char)~orig[0] && priv[ps - 1] == (unsigned char)~orig[ps - 1],
 	      "the private mapping took the write");
-	check(pfn_of(priv) != before, "the write moved the private page to its own frame");
+	check(frame_at(priv) != before, "the write moved the private page to its own frame");
 	check(!memcmp(shared, orig, ps), "the shared mapping is untouched");
-	check(pfn_of(shared) == before, "the shared mapping still maps the segment frame");
+	check(frame_at(shared) == before, "the shared mapping still maps the segment frame");
 	check(pread(fd, page, ps, 0) == ps && !memcmp(page, orig, ps), "read() of the file is untouched");
 	/* A second process sees the original too. */
 	pid_t pid = fork();
@@ -419,7 +417,7 @@ static int cmd_around(const char *path, off_t off)
 		die("mmap %s: %s", path, strerror(errno));
 	(void)m[at];
 	for (p = at > 15 * ps ? at - 15 * ps : 0; p <= at + 15 * ps && p < st.st_size; p += ps) {
-		uint64_t pfn = pfn_of((const void *)(m + p));
+		uint64_t pfn = frame_at((const void *)(m + p));
 
 		if (pfn)
 			printf("%lld %" PRIu64 "\n", (long long)p, pfn);

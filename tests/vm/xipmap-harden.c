@@ -71,6 +71,7 @@
 
 #include "xipfs/xipmap.h"
 #include "pagemap.h"
+#include "xipmap-util.h"
 
 #define PG	4096UL
 
@@ -110,25 +111,14 @@ static int open_dev(void)
 	return fd;
 }
 
-static int attach_fd(int dev, int fd)
-{
-	struct xipmap_attach a = { .kind = XIPMAP_SEG_FD, .fd = fd };
-
-	return ioctl(dev, XIPMAP_IOC_ATTACH, &a) < 0 ? -1 : a.seg_fd;
-}
-
 /* A backing file of segment pages first, first + 1, ... (n of them). */
 static int create_run(int dev, int seg, uint64_t first, uint64_t n)
 {
 	uint64_t pages[64];
-	struct xipmap_create c = {
-		.seg_fd = seg, .size = n * PG, .count = n,
-		.pages = (uintptr_t)pages,
-	};
 
 	for (uint64_t i = 0; i < n && i < 64; i++)
 		pages[i] = first + i;
-	return ioctl(dev, XIPMAP_IOC_CREATE, &c) < 0 ? -1 : c.fd;
+	return create_file(dev, seg, pages, n, n * PG);
 }
 
 /* Byte @off of memfd segment page @pg. */
@@ -154,28 +144,14 @@ static int memfd_segment(unsigned long n)
 {
 	int fd = memfd_create("xipmap-harden", MFD_ALLOW_SEALING), ro;
 	unsigned char *p;
-	char path[64];
 
 	n++;
-	if (fd < 0 || ftruncate(fd, n * PG) < 0) {
-		perror("memfd");
-		exit(77);
-	}
-	p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap memfd");
-		exit(1);
-	}
+	p = map_new_segment(fd, n * PG);
 	for (unsigned long i = 0; i < n * PG; i++)
 		p[i] = pat(i / PG, i % PG);
 	munmap(p, n * PG);
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
-		  F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		perror("F_ADD_SEALS");
-		exit(1);
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ro = open(path, O_RDONLY | O_CLOEXEC);
+	seal_memfd(fd);
+	ro = reopen(fd, O_RDONLY | O_CLOEXEC);
 	close(fd);
 	return ro;
 }
@@ -207,7 +183,7 @@ static int lone_backing_file(void)
 	if (dev < 0)
 		return -1;
 	mfd = memfd_segment(4);
-	seg = attach_fd(dev, mfd);
+	seg = attach_fd(dev, mfd, NULL);
 	fd = seg < 0 ? -1 : create_run(dev, seg, 1, 4);
 	close(seg);
 	close(mfd);
@@ -226,7 +202,6 @@ static void test_lifetime(const char *ko, int rounds)
 	for (int i = 0; i < 3; i++) {
 		int fd = lone_backing_file(), keep = -1;
 		unsigned char *m = MAP_FAILED;
-		char path[64];
 
 		if (fd < 0) {
 			say(0, "make a backing file: %s", strerror(errno));
@@ -235,8 +210,7 @@ static void test_lifetime(const char *ko, int rounds)
 		if (i == 0) {
 			keep = fd;
 		} else if (i == 1) {
-			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-			keep = open(path, O_PATH | O_CLOEXEC);
+			keep = reopen(fd, O_PATH | O_CLOEXEC);
 			close(fd);
 		} else {
 			m = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd, 0);
@@ -333,7 +307,7 @@ static void test_immutable(void)
 	char path[64];
 	struct stat st;
 
-	seg = attach_fd(dev, mfd);
+	seg = attach_fd(dev, mfd, NULL);
 	fd = seg < 0 ? -1 : create_run(dev, seg, 1, 4);
 	if (fd < 0) {
 		say(0, "make a backing file: %s", strerror(errno));
@@ -417,12 +391,11 @@ static void test_immutable(void)
 	{
 		int wo, s2;
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
-		wo = open(path, O_WRONLY | O_CLOEXEC);
+		wo = reopen(mfd, O_WRONLY | O_CLOEXEC);
 		if (wo < 0) {
 			say(0, "reopen the memfd write-only: %s", strerror(errno));
 		} else {
-			s2 = attach_fd(dev, wo);
+			s2 = attach_fd(dev, wo, NULL);
 			must_fail(s2 < 0 ? -1 : 0,
 				  "ATTACH of a write-only segment descriptor");
 			if (s2 >= 0)
@@ -490,7 +463,7 @@ static void test_pins(void)
 		return;
 	}
 	mfd = memfd_segment(PIN_PAGES);
-	seg = attach_fd(dev, mfd);
+	seg = attach_fd(dev, mfd, NULL);
 	a1 = vmstat("nr_foll_pin_acquired");
 	/* No output in between: 9p pins the pages of what it writes. */
 	say(seg >= 0 && a1 - a0 == PIN_PAGES + 1,
@@ -595,7 +568,7 @@ static void test_writepin(void)
 	ro = open(path, O_RDONLY | O_CLOEXEC);
 	close(fd);
 	unlink(path);
-	seg = attach_fd(dev, ro);
+	seg = attach_fd(dev, ro, NULL);
 	must_fail(seg < 0 ? -1 : 0,
 		  "ATTACH of a /dev/shm file with a long-term writable pin");
 	if (seg >= 0)
@@ -603,7 +576,7 @@ static void test_writepin(void)
 	if (syscall(SYS_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
 		    NULL, 0) < 0)
 		say(0, "unregister the fixed buffer: %s", strerror(errno));
-	seg = attach_fd(dev, ro);
+	seg = attach_fd(dev, ro, NULL);
 	say(seg >= 0, "the same file attaches once the pin is gone%s%s",
 	    seg < 0 ? ": " : "", seg < 0 ? strerror(errno) : "");
 	if (seg >= 0)
@@ -621,16 +594,15 @@ static int host_fd = -1;
 static int attach_bar(int dev, const char *path, uint64_t *size)
 {
 	struct xipmap_attach a = { .kind = XIPMAP_SEG_IVSHMEM };
-	unsigned char hdr[64];
 
+	if (read_uuid(path, a.uuid))
+		exit(77);
 	if (host_fd < 0)
 		host_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (host_fd < 0 || pread(host_fd, hdr, 64, 0) != 64 ||
-	    memcmp(hdr, "XIPFSIMG", 8)) {
-		fprintf(stderr, "%s: no xipfs superblock\n", path);
+	if (host_fd < 0) {
+		perror(path);
 		exit(77);
 	}
-	memcpy(a.uuid, hdr + 32, 16);
 	if (ioctl(dev, XIPMAP_IOC_ATTACH, &a) < 0)
 		return -1;
 	if (size)

@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include "xipfs/xipmap.h"
+#include "pagemap.h"
+#include "xipmap-util.h"
 
 #define PG		4096UL
 #define SEG_PAGES	16UL
@@ -58,16 +60,13 @@ static void expect(const char *what, uint64_t got, uint64_t want)
 
 static int create(const uint64_t *pages, uint64_t count)
 {
-	struct xipmap_create c = {
-		.seg_fd = seg, .size = count * PG, .count = count,
-		.pages = (uintptr_t)pages,
-	};
+	int fd = create_file(devfd, seg, pages, count, count * PG);
 
-	if (ioctl(devfd, XIPMAP_IOC_CREATE, &c) < 0) {
+	if (fd < 0) {
 		perror("XIPMAP_IOC_CREATE");
 		exit(1);
 	}
-	return c.fd;
+	return fd;
 }
 
 static struct xipmap_seg_stat seg_stat(void)
@@ -79,16 +78,6 @@ static struct xipmap_seg_stat seg_stat(void)
 		exit(1);
 	}
 	return st;
-}
-
-/* The frame of a present page, 0 if none (no fault is taken). */
-static uint64_t frame(int pm, const void *addr)
-{
-	uint64_t ent = 0;
-
-	if (pread(pm, &ent, 8, (off_t)((uintptr_t)addr / PG * 8)) != 8)
-		return 0;
-	return ent >> 63 ? ent & ((1ULL << 55) - 1) : 0;
 }
 
 /*
@@ -123,7 +112,7 @@ static pid_t mapper(int fd, unsigned long n, int cow, int *in, int *out)
 		if (cow)
 			m[0] ^= 1;
 		for (unsigned long i = 0; i < n; i++)
-			pfns[i] = frame(pm, m + i * PG);
+			pagemap_frame(pm, m + i * PG, &pfns[i]);
 		if (write(from[1], pfns, n * 8) != (ssize_t)(n * 8))
 			_exit(1);
 		while (read(to[0], &c, 1) == 1 && c == 'd') {
@@ -225,14 +214,9 @@ int main(int argc, char **argv)
 		for (unsigned long i = 0; i < SEG_PAGES; i++)
 			(void)*(volatile unsigned char *)(direct + i * PG);
 	} else if (!strcmp(argv[1], "ivshmem") && argc == 3) {
-		unsigned char hdr[64];
-		int fd = open(argv[2], O_RDONLY);
-
-		if (fd < 0 || pread(fd, hdr, 64, 0) != 64)
+		if (read_uuid(argv[2], at.uuid))
 			return 77;
-		close(fd);
 		at.kind = XIPMAP_SEG_IVSHMEM;
-		memcpy(at.uuid, hdr + 32, 16);
 	} else {
 		return 2;
 	}
@@ -265,7 +249,7 @@ int main(int argc, char **argv)
 		return 1;
 	for (unsigned long i = 1; i < SEG_PAGES; i++) {
 		(void)*(volatile unsigned char *)(m + i * PG);
-		seg_pfn[i] = frame(pm, m + i * PG);
+		pagemap_frame(pm, m + i * PG, &seg_pfn[i]);
 		if (!seg_pfn[i])
 			printf("FAIL: segment page %lu has no frame\n", i), failures++;
 	}

@@ -37,6 +37,7 @@
 
 #include "xipfs/xipmap.h"
 #include "pagemap.h"
+#include "xipmap-util.h"
 
 #define PG		4096UL
 #define SEG_PAGES	16UL	/* pattern pages; the ELF follows them */
@@ -89,30 +90,6 @@ static void fill_pattern(unsigned char *p, unsigned long pg)
 		p[i] = pat(pg, i);
 }
 
-static int attach_fd(int fd, uint64_t *size)
-{
-	struct xipmap_attach a = { .kind = XIPMAP_SEG_FD, .fd = fd };
-
-	if (ioctl(devfd, XIPMAP_IOC_ATTACH, &a) < 0)
-		return -1;
-	if (size)
-		*size = a.size;
-	return a.seg_fd;
-}
-
-static int create(int seg, const uint64_t *pages, uint64_t count,
-		  uint64_t size)
-{
-	struct xipmap_create c = {
-		.seg_fd = seg, .size = size, .count = count,
-		.pages = (uintptr_t)pages,
-	};
-
-	if (ioctl(devfd, XIPMAP_IOC_CREATE, &c) < 0)
-		return -1;
-	return c.fd;
-}
-
 static sigjmp_buf bus_jmp;
 
 static void on_sigbus(int sig)
@@ -163,15 +140,7 @@ static int make_segment(const char *kind, unsigned long *elf_pages,
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 		unlink(path);
 	}
-	if (fd < 0 || ftruncate(fd, total * PG) < 0) {
-		perror("segment");
-		exit(77);
-	}
-	p = mmap(NULL, total * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		perror("mmap segment");
-		exit(1);
-	}
+	p = map_new_segment(fd, total * PG);
 	for (unsigned long i = 0; i < SEG_PAGES; i++)
 		fill_pattern(p + i * PG, i);
 	if (pread(efd, p + SEG_PAGES * PG, st.st_size, 0) != st.st_size) {
@@ -182,18 +151,11 @@ static int make_segment(const char *kind, unsigned long *elf_pages,
 	munmap(p, total * PG);
 
 	if (!strcmp(kind, "memfd")) {
-		if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
-			  F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-			perror("F_ADD_SEALS");
-			exit(1);
-		}
+		seal_memfd(fd);
 	} else {
 		/* The helper wants a read-only fd and no writers. */
-		char path[64];
-		int ro;
+		int ro = reopen(fd, O_RDONLY);
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		ro = open(path, O_RDONLY);
 		close(fd);
 		fd = ro;
 	}
@@ -228,7 +190,7 @@ static void test_functional(const char *kind)
 	ssize_t n;
 
 	sfd = make_segment(kind, &elf_pages, &elf_size);
-	seg = attach_fd(sfd, &segsize);
+	seg = attach_fd(devfd, sfd, &segsize);
 	check(seg >= 0, "attach segment");
 	if (seg < 0) {
 		printf("attach: %s\n", strerror(errno));
@@ -236,7 +198,7 @@ static void test_functional(const char *kind)
 	}
 	check(segsize == (SEG_PAGES + elf_pages) * PG, "segment size reported");
 
-	fd = create(seg, pages, 4, size);
+	fd = create_file(devfd, seg, pages, 4, size);
 	check(fd >= 0, "create backing file");
 	if (fd < 0)
 		return;
@@ -390,7 +352,7 @@ static void test_functional(const char *kind)
 		static const uint64_t one_page[] = { 9 };
 		unsigned char *b;
 
-		one = create(seg, one_page, 1, PG);
+		one = create_file(devfd, seg, one_page, 1, PG);
 		b = one < 0 ? MAP_FAILED :
 			mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, one, 0);
 		check(b != MAP_FAILED, "map 2 pages of a 1-page file");
@@ -417,7 +379,7 @@ static void test_functional(const char *kind)
 
 		for (unsigned long i = 0; i < elf_pages; i++)
 			ep[i] = SEG_PAGES + i;
-		efd = create(seg, ep, elf_pages, elf_size);
+		efd = create_file(devfd, seg, ep, elf_pages, elf_size);
 		check(efd >= 0, "create backing file of /bin/true");
 		if (efd >= 0) {
 			void *x = mmap(NULL, PG, PROT_READ | PROT_EXEC,
@@ -471,30 +433,30 @@ static void test_hostile(void)
 	uint64_t npages;
 
 	/* attach */
-	refused(attach_fd(-1, NULL), EBADF, "attach fd -1");
-	refused(attach_fd(12345, NULL), EBADF, "attach unopened fd");
+	refused(attach_fd(devfd, -1, NULL), EBADF, "attach fd -1");
+	refused(attach_fd(devfd, 12345, NULL), EBADF, "attach unopened fd");
 	fd = open("/bin/sh", O_RDONLY);
-	refused(attach_fd(fd, NULL), EINVAL, "attach a non-tmpfs file");
+	refused(attach_fd(devfd, fd, NULL), EINVAL, "attach a non-tmpfs file");
 	close(fd);
-	refused(attach_fd(devfd, NULL), EINVAL, "attach /dev/xipmap itself");
+	refused(attach_fd(devfd, devfd, NULL), EINVAL, "attach /dev/xipmap itself");
 
 	m = memfd_create("unsealed", MFD_ALLOW_SEALING);
 	if (ftruncate(m, 4 * PG) < 0)
 		perror("ftruncate");
-	refused(attach_fd(m, NULL), EPERM, "attach an unsealed memfd");
+	refused(attach_fd(devfd, m, NULL), EPERM, "attach an unsealed memfd");
 	fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
-	refused(attach_fd(m, NULL), EPERM, "attach a memfd without F_SEAL_WRITE");
+	refused(attach_fd(devfd, m, NULL), EPERM, "attach a memfd without F_SEAL_WRITE");
 	close(m);
 	m = memfd_create("unsealed", MFD_ALLOW_SEALING);
 	if (ftruncate(m, 4 * PG) < 0)
 		perror("ftruncate");
 	fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK);
-	refused(attach_fd(m, NULL), EPERM, "attach a memfd without F_SEAL_GROW");
+	refused(attach_fd(devfd, m, NULL), EPERM, "attach a memfd without F_SEAL_GROW");
 	close(m);
 	m = memfd_create("nosealing", 0);
 	if (ftruncate(m, 4 * PG) < 0)
 		perror("ftruncate");
-	refused(attach_fd(m, NULL), ETXTBSY, "attach a writable unsealable memfd");
+	refused(attach_fd(devfd, m, NULL), ETXTBSY, "attach a writable unsealable memfd");
 	close(m);
 	{
 		char path[64];
@@ -507,10 +469,10 @@ static void test_hostile(void)
 			perror(path);
 		} else {
 			r = open(path, O_RDONLY);
-			refused(attach_fd(r, NULL), ETXTBSY,
+			refused(attach_fd(devfd, r, NULL), ETXTBSY,
 				"attach a shm file open for writing elsewhere");
 			close(w);
-			seg = attach_fd(r, NULL);
+			seg = attach_fd(devfd, r, NULL);
 			check(seg >= 0, "attach the same shm file once writers are gone");
 			w = open(path, O_RDWR);
 			refused(w < 0 ? -1 : 0, ETXTBSY,
@@ -527,7 +489,7 @@ static void test_hostile(void)
 						MAP_SHARED, w, 0);
 
 				close(w);
-				refused(attach_fd(r, NULL), ETXTBSY,
+				refused(attach_fd(devfd, r, NULL), ETXTBSY,
 					"attach a shm file mapped writable");
 				if (wm != MAP_FAILED)
 					munmap(wm, PG);
@@ -557,34 +519,34 @@ static void test_hostile(void)
 		"attach with a bad pointer");
 
 	/* create */
-	seg = attach_fd(sfd, NULL);
+	seg = attach_fd(devfd, sfd, NULL);
 	check(seg >= 0, "attach a sealed memfd");
 	npages = SEG_PAGES + elf_pages;
 	pages[0] = npages;
-	refused(create(seg, pages, 1, PG), ERANGE, "index == segment pages");
+	refused(create_file(devfd, seg, pages, 1, PG), ERANGE, "index == segment pages");
 	pages[0] = ~0ULL;
-	refused(create(seg, pages, 1, PG), ERANGE, "index ~0");
+	refused(create_file(devfd, seg, pages, 1, PG), ERANGE, "index ~0");
 	pages[0] = 1;
 	pages[1] = 1ULL << 40;
-	refused(create(seg, pages, 2, 2 * PG), ERANGE, "second index 2^40");
-	refused(create(seg, ok_pages, 0, 0), EINVAL, "count 0");
-	refused(create(seg, ok_pages, 0, PG), EINVAL, "count 0, size 1 page");
-	refused(create(seg, ok_pages, 1ULL << 40, (1ULL << 40) * PG), EINVAL,
+	refused(create_file(devfd, seg, pages, 2, 2 * PG), ERANGE, "second index 2^40");
+	refused(create_file(devfd, seg, ok_pages, 0, 0), EINVAL, "count 0");
+	refused(create_file(devfd, seg, ok_pages, 0, PG), EINVAL, "count 0, size 1 page");
+	refused(create_file(devfd, seg, ok_pages, 1ULL << 40, (1ULL << 40) * PG), EINVAL,
 		"huge count");
-	refused(create(seg, ok_pages, XIPMAP_MAX_PAGES + 1,
+	refused(create_file(devfd, seg, ok_pages, XIPMAP_MAX_PAGES + 1,
 		       (XIPMAP_MAX_PAGES + 1) * PG), EINVAL, "count max+1");
-	refused(create(seg, ok_pages, 1ULL << 61, ~0ULL), EINVAL,
+	refused(create_file(devfd, seg, ok_pages, 1ULL << 61, ~0ULL), EINVAL,
 		"count * 8 overflows");
-	refused(create(seg, ok_pages, 2, 3 * PG), EINVAL,
+	refused(create_file(devfd, seg, ok_pages, 2, 3 * PG), EINVAL,
 		"size needs more pages than given");
-	refused(create(seg, ok_pages, 2, PG), EINVAL,
+	refused(create_file(devfd, seg, ok_pages, 2, PG), EINVAL,
 		"size needs fewer pages than given");
-	refused(create(seg, ok_pages, 2, 0), EINVAL, "size 0");
-	refused(create(seg, (const uint64_t *)8, 2, 2 * PG), EFAULT,
+	refused(create_file(devfd, seg, ok_pages, 2, 0), EINVAL, "size 0");
+	refused(create_file(devfd, seg, (const uint64_t *)8, 2, 2 * PG), EFAULT,
 		"bad page list pointer");
-	refused(create(sfd, ok_pages, 2, 2 * PG), EINVAL,
+	refused(create_file(devfd, sfd, ok_pages, 2, 2 * PG), EINVAL,
 		"seg_fd is not a segment handle");
-	refused(create(-1, ok_pages, 2, 2 * PG), EBADF, "seg_fd -1");
+	refused(create_file(devfd, -1, ok_pages, 2, 2 * PG), EBADF, "seg_fd -1");
 	memset(&c, 0, sizeof(c));
 	c.seg_fd = seg;
 	c.size = 2 * PG;
@@ -597,7 +559,7 @@ static void test_hostile(void)
 	refused(ioctl(devfd, XIPMAP_IOC_CREATE, &c), EINVAL, "create flags 4");
 	refused(ioctl(devfd, _IO(XIPMAP_IOC_MAGIC, 42)), ENOTTY,
 		"unknown ioctl");
-	fd = create(seg, ok_pages, 2, 2 * PG);
+	fd = create_file(devfd, seg, ok_pages, 2, 2 * PG);
 	check(fd >= 0, "a good create still works");
 	/* the file outlives the segment handle and the memfd */
 	close(seg);
@@ -635,21 +597,6 @@ static void test_hostile(void)
 	}
 }
 
-/* The UUID (16 bytes at offset 32) of the xipfs superblock in @path. */
-static int read_uuid(const char *path, unsigned char *uuid)
-{
-	unsigned char hdr[64];
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || pread(fd, hdr, 64, 0) != 64 || memcmp(hdr, "XIPFSIMG", 8)) {
-		fprintf(stderr, "%s: no xipfs superblock\n", path);
-		return -1;
-	}
-	close(fd);
-	memcpy(uuid, hdr + 32, 16);
-	return 0;
-}
-
 static void test_ivshmem(const char *path, long marker)
 {
 	struct xipmap_attach a = { .kind = XIPMAP_SEG_IVSHMEM };
@@ -673,7 +620,7 @@ static void test_ivshmem(const char *path, long marker)
 	/* pages 1..7 in reverse order, one hole */
 	for (int i = 0; i < 8; i++)
 		pages[i] = 7 - i;
-	fd = create(a.seg_fd, pages, 8, 8 * PG);
+	fd = create_file(devfd, a.seg_fd, pages, 8, 8 * PG);
 	check(fd >= 0, "create backing file on ivshmem");
 	if (fd < 0)
 		return;
@@ -717,7 +664,7 @@ static void test_ivshmem(const char *path, long marker)
 	}
 	{
 		static const uint64_t one[] = { 1 };
-		int f1 = create(a.seg_fd, one, 1, 100);
+		int f1 = create_file(devfd, a.seg_fd, one, 1, 100);
 		unsigned char *b = f1 < 0 ? MAP_FAILED :
 			mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, f1, 0);
 
@@ -726,7 +673,7 @@ static void test_ivshmem(const char *path, long marker)
 	}
 	if (marker > 0 && (unsigned long)marker < n) {
 		uint64_t mp[1] = { marker };
-		int mf = create(a.seg_fd, mp, 1, PG);
+		int mf = create_file(devfd, a.seg_fd, mp, 1, PG);
 		volatile unsigned char *mm = mf < 0 ? MAP_FAILED :
 			mmap(NULL, PG, PROT_READ, MAP_SHARED, mf, 0);
 		unsigned char first;
