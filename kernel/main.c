@@ -981,7 +981,7 @@ static struct xipmap_seg *xipmap_find_file(struct inode *inode)
  */
 static struct xipmap_seg *xipmap_attach_file(int fd, bool existing)
 {
-	struct xipmap_seg *seg;
+	struct xipmap_seg *seg, *other;
 	struct file *file;
 	struct inode *inode;
 	unsigned int seals;
@@ -1041,18 +1041,16 @@ static struct xipmap_seg *xipmap_attach_file(int fd, bool existing)
 
 	mutex_lock(&xipmap_files_lock);
 	seg = xipmap_find_file(inode);
+	mutex_unlock(&xipmap_files_lock);
 	if (seg) {
-		mutex_unlock(&xipmap_files_lock);
 		fput(file);
 		return seg;
 	}
 	seg = xipmap_seg_alloc(XIPMAP_KIND_SHMEM);
 	err = -ENOMEM;
 	if (!seg)
-		goto out_unlock;
+		goto out_fput;
 	seg->file = file;
-	list_add(&seg->node, &xipmap_files);
-	mutex_unlock(&xipmap_files_lock);
 	/* From here on, xipmap_seg_put() undoes everything. */
 
 	if (!sealed) {
@@ -1088,13 +1086,26 @@ static struct xipmap_seg *xipmap_attach_file(int fd, bool existing)
 				    fd, err);
 		goto out_put;
 	}
+
+	/*
+	 * Only a whole segment is published: another attach finds it pinned,
+	 * sized and checked, never half made.  If one of the same file won
+	 * the race meanwhile, that one is the file's segment.
+	 */
+	mutex_lock(&xipmap_files_lock);
+	other = xipmap_find_file(inode);
+	if (!other)
+		list_add(&seg->node, &xipmap_files);
+	mutex_unlock(&xipmap_files_lock);
+	if (other) {
+		xipmap_seg_put(seg);
+		return other;
+	}
 	return seg;
 
 out_put:
 	xipmap_seg_put(seg);	/* unpins, allows write access, drops file */
 	return ERR_PTR(err);
-out_unlock:
-	mutex_unlock(&xipmap_files_lock);
 out_fput:
 	fput(file);
 	return ERR_PTR(err);

@@ -16,7 +16,8 @@
  *   xipmap-harden pins
  *	attaching a memfd pins every segment folio (nr_foll_pin_acquired),
  *	compaction and move_pages() leave a mapped backing file's bytes and
- *	frames alone, and detaching unpins them all
+ *	frames alone, and detaching unpins them all; threads attaching one
+ *	memfd at once each get the whole segment
  *   xipmap-harden writepin
  *	a /dev/shm file with a long-term writable pin (io_uring fixed
  *	buffer) is refused, and accepted once the pin is gone
@@ -448,6 +449,64 @@ static int write_file(const char *path, const char *s)
 
 #define PIN_PAGES 64
 
+/*
+ * Threads attaching one memfd at once, while the first of them still pins
+ * it, must each get the whole segment: its size, and its last page's bytes
+ * through the handle, never a segment half pinned.
+ */
+#define RACE_PAGES	4096
+#define RACERS		4
+
+static pthread_barrier_t race_go;
+
+struct racer {
+	int dev, mfd, ok;
+	uint64_t size;
+};
+
+static void *attach_racer(void *arg)
+{
+	struct racer *r = arg;
+	unsigned char buf[PG];
+	int seg;
+
+	pthread_barrier_wait(&race_go);
+	seg = attach_fd(r->dev, r->mfd, &r->size);
+	r->ok = seg >= 0 && r->size == (RACE_PAGES + 1) * PG &&
+		pread(seg, buf, PG, RACE_PAGES * PG) == (ssize_t)PG &&
+		check_pat(buf, RACE_PAGES, 1);
+	if (seg >= 0)
+		close(seg);
+	return NULL;
+}
+
+static void test_attach_race(void)
+{
+	int dev = open_dev(), whole = 0;
+
+	for (int round = 0; round < 3; round++) {
+		struct racer r[RACERS];
+		pthread_t t[RACERS];
+		int mfd = memfd_segment(RACE_PAGES);
+
+		pthread_barrier_init(&race_go, NULL, RACERS);
+		for (int i = 0; i < RACERS; i++) {
+			r[i] = (struct racer){ .dev = dev, .mfd = mfd };
+			pthread_create(&t[i], NULL, attach_racer, &r[i]);
+		}
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(t[i], NULL);
+			whole += r[i].ok;
+		}
+		pthread_barrier_destroy(&race_go);
+		close(mfd);
+	}
+	close(dev);
+	say(whole == 3 * RACERS,
+	    "%d of %d racing attaches of a memfd got the whole segment", whole,
+	    3 * RACERS);
+}
+
 static void test_pins(void)
 {
 	long long a0, a1, r0, r1;
@@ -527,6 +586,7 @@ static void test_pins(void)
 	r1 = vmstat("nr_foll_pin_released");
 	close(dev);
 	say(r1 - r0 == a1 - a0, "detaching unpinned %lld folios", r1 - r0);
+	test_attach_race();
 }
 
 /* ---- writepin ---- */
