@@ -626,34 +626,16 @@ out:
  * private mapping is charged as committed memory, and the whole image's
  * size is more than a small guest's overcommit heuristic allows.
  */
-static int own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_t size,
-			long kps)
-{
-	uint64_t off = le64toh(sb->s_meta_offset), len = le64toh(sb->s_meta_size);
-
-	if (off % kps || off > size || len > size - off)
-		return 0;
-	if (len && mprotect(m + off, len, PROT_READ | PROT_WRITE) < 0)
-		return -errno;
-	for (uint64_t p = off; p < off + len; p += kps) {
-		volatile unsigned char *b = m + p;
-
-		*b = *b;
-	}
-	return 0;
-}
-
-int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
+/* Copy bytes @off..@off+@len of the mapping @m into private pages; leave them read-only. */
+static int own_range(unsigned char *m, uint64_t size, uint64_t off, uint64_t len)
 {
 	long kps = sysconf(_SC_PAGESIZE);
-	unsigned char *m = seg->base;
-	uint64_t end;
+	uint64_t end = off + len;
 
-	if (seg->handle < 0 || !len)
+	if (!len)
 		return 0;
-	end = off + len;
 	off -= off % kps;
-	if (end < off || end > seg->size)
+	if (end < off || end > size)
 		return -EINVAL;
 	end = (end + kps - 1) / kps * kps;
 	if (mprotect(m + off, end - off, PROT_READ | PROT_WRITE) < 0)
@@ -664,6 +646,22 @@ int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
 		*b = *b;
 	}
 	return mprotect(m + off, end - off, PROT_READ) < 0 ? -errno : 0;
+}
+
+/* An area past the segment is left alone, for xipfs_open_mem() to refuse. */
+static int own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_t size,
+			long kps)
+{
+	uint64_t off = le64toh(sb->s_meta_offset), len = le64toh(sb->s_meta_size);
+
+	if (off % kps || off > size || len > size - off)
+		return 0;
+	return own_range(m, size, off, len);
+}
+
+int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
+{
+	return seg->handle < 0 ? 0 : own_range(seg->base, seg->size, off, len);
 }
 
 /* A region the helper bound inside a guest: XIPMAP_SEG_IVSHMEM or _PMEM. */
