@@ -134,9 +134,7 @@ static int wopen(struct pool_writer *w, const char *name)
 		err = -ENOMEM;
 		goto out;
 	}
-	/* No free runs: pool->runs may be NULL, and memcpy from NULL is UB. */
-	if (w->nruns)
-		memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
+	memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
 	return 0;
 out:
 	wclose(w);
@@ -487,8 +485,7 @@ static struct xipfs_pool_label *labels_copy(const struct xipfs_pool_info *pool)
 {
 	struct xipfs_pool_label *l = calloc(pool->count + 1, sizeof(*l));
 
-	/* An empty pool has no labels: pool->labels may be NULL. */
-	if (l && pool->count)
+	if (l)
 		memcpy(l, pool->labels, pool->count * sizeof(*l));
 	return l;
 }
