@@ -325,6 +325,13 @@ int xipfs_uuid_parse(const char *str, uint8_t uuid[16]);
 /* CRC32C (Castagnoli), seed 0 for a fresh sum; chainable. */
 uint32_t xipfs_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/*
+ * All @len bytes at @off of @fd, through short and interrupted calls: 0,
+ * -errno, or -EIO when a read meets the end of the file.
+ */
+int xipfs_pread_all(int fd, void *buf, size_t len, off_t off);
+int xipfs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
 /* The CRC a superblock must carry, given the image bytes in memory. */
 uint32_t xipfs_image_crc(const void *base, const struct xipfs_super *sb);
 

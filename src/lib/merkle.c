@@ -438,39 +438,6 @@ out:
 
 /* ---- adding the tree to a finished image --------------------------------- */
 
-static int pwrite_all(int fd, const void *p, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p = (const uint8_t *)p + n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-/* Read @len bytes at @off of @fd into @buf. */
-static int pread_all(int fd, void *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (uint8_t *)buf + n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 #define APPEND_CHUNK	(1u << 20)	/* bytes read at a time */
 
 /*
@@ -487,7 +454,7 @@ static int hash_file(struct hasher *h, int fd, uint64_t npages, unsigned shift,
 	for (uint64_t off = 1ull << shift; !err && off < end;) {
 		size_t len = end - off < APPEND_CHUNK ? (size_t)(end - off) : APPEND_CHUNK;
 
-		err = pread_all(fd, buf, len, (off_t)off);
+		err = xipfs_pread_all(fd, buf, len, (off_t)off);
 		for (size_t k = 0; !err && k < len; k += (size_t)1 << shift)
 			err = sha256(h, buf + k, (size_t)1 << shift, NULL, 0,
 				     t + (s->lv[0].first << shift) +
@@ -511,7 +478,7 @@ static int meta_crc(int fd, struct xipfs_super *sb)
 	for (uint64_t off = 0; !err && off < ms;) {
 		size_t len = ms - off < APPEND_CHUNK ? (size_t)(ms - off) : APPEND_CHUNK;
 
-		err = pread_all(fd, buf, len, (off_t)(mo + off));
+		err = xipfs_pread_all(fd, buf, len, (off_t)(mo + off));
 		if (!err)
 			crc = xipfs_crc32c(crc, buf, len);
 		off += len;
@@ -531,7 +498,7 @@ int xipfs_merkle_append(int fd, uint64_t *image_bytes)
 	unsigned shift;
 	int err;
 
-	err = pread_all(fd, &sb, sizeof(sb), 0);
+	err = xipfs_pread_all(fd, &sb, sizeof(sb), 0);
 	if (err)
 		return err;
 	shift = xipfs_le32(sb.s_page_shift);
@@ -558,7 +525,7 @@ int xipfs_merkle_append(int fd, uint64_t *image_bytes)
 	if (!err)
 		err = build_upper(&h, tree, &s, shift, top);
 	if (!err)
-		err = pwrite_all(fd, tree, tsize, (off_t)size);
+		err = xipfs_pwrite_all(fd, tree, tsize, (off_t)size);
 	if (!err)
 		err = root_of(&h, &sb, top, sb.s_merkle_root);
 	if (err)
@@ -566,7 +533,7 @@ int xipfs_merkle_append(int fd, uint64_t *image_bytes)
 	/* The CRC covers the superblock: its new fields and the root. */
 	err = meta_crc(fd, &sb);
 	if (!err)
-		err = pwrite_all(fd, &sb, sizeof(sb), 0);
+		err = xipfs_pwrite_all(fd, &sb, sizeof(sb), 0);
 	if (!err)
 		*image_bytes = size + tsize;
 out:

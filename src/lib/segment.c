@@ -106,32 +106,53 @@ int xipfs_segment_open(const char *name, struct xipfs_segment **out)
 	return err;
 }
 
-/* Copy all of @in to @out (or to the mapping @dst when not NULL). */
+int xipfs_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf = (uint8_t *)buf + n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int xipfs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf = (const uint8_t *)buf + n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Copy the first @len bytes of @in to the start of @out. */
 static int copy_fd(int in, int out, size_t len)
 {
 	char buf[1 << 16];
-	size_t done = 0;
+	int err = 0;
 
-	while (done < len) {
-		ssize_t r = pread(in, buf, sizeof(buf) < len - done ? sizeof(buf) : len - done,
-				  (off_t)done);
+	for (size_t done = 0; done < len && !err;) {
+		size_t n = sizeof(buf) < len - done ? sizeof(buf) : len - done;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		for (ssize_t w = 0; w < r;) {
-			ssize_t n = write(out, buf + w, r - w);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			w += n;
-		}
-		done += r;
+		err = xipfs_pread_all(in, buf, n, (off_t)done);
+		if (!err)
+			err = xipfs_pwrite_all(out, buf, n, (off_t)done);
+		done += n;
 	}
-	return 0;
+	return err;
 }
 
 /*
@@ -389,18 +410,10 @@ static int fill_hugetlb(const char *path, int fd, const char *tmp,
 		close(in);
 		return err;
 	}
-	for (size_t done = 0; done < len && !err;) {
-		ssize_t r = pread(in, (char *)m + done, len - done, (off_t)done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			err = r < 0 ? -errno : -EIO;
-			xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s",
-				  path, strerror(-err));
-		}
-		done += r > 0 ? (size_t)r : 0;
-	}
+	err = xipfs_pread_all(in, m, len, 0);
+	if (err)
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s", path,
+			  strerror(-err));
 	close(in);
 	if (!err)
 		err = check_copy(m, len, path, o);
