@@ -418,12 +418,12 @@ static int write_meta(struct store *st, struct xipfs_super *sb, const struct buf
 	int err;
 
 	sb->s_crc = xipfs_cpu_to_le32(xipfs_crc32c(crc, m->p, m->len));
-	err = write_all(st->fd, m->p, m->len, (off_t)meta_off);
+	err = xipfs_pwrite_all(st->fd, m->p, m->len, (off_t)meta_off);
 	if (err)
 		return err;
 	page0 = xcalloc(1, st->psize);
 	memcpy(page0, sb, sizeof(*sb));
-	err = write_all(st->fd, page0, st->psize, 0);
+	err = xipfs_pwrite_all(st->fd, page0, st->psize, 0);
 	free(page0);
 	if (!err && ftruncate(st->fd, (off_t)(meta_off + m->len)) < 0)
 		err = -errno;

@@ -131,8 +131,8 @@ static int parse_opt(int c, struct opts *o)
 		o->have_uuid = true;
 		break;
 	case 'b':
-		if (parse_num(optarg, "page size", &v) ||
-		    (v != 4096 && v != 16384 && v != 65536)) {
+		if (parse_num(optarg, "page size", &v) || !v || v & (v - 1) ||
+		    !XIPFS_PAGE_SHIFT_OK(__builtin_ctzll((unsigned long long)v))) {
 			fprintf(stderr, "%s: page size must be 4096, 16384 or 65536\n", progname);
 			return 2;
 		}

@@ -151,26 +151,9 @@ void store_free(struct store *st)
 	free(st->runs);
 }
 
-int write_all(int fd, const void *p, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p = (const uint8_t *)p + n;
-		len -= n;
-		off += n;
-	}
-	return 0;
-}
-
 int store_flush(struct store *st)
 {
-	int err = write_all(st->fd, st->wbuf, st->wlen, (off_t)(st->wstart << st->shift));
+	int err = xipfs_pwrite_all(st->fd, st->wbuf, st->wlen, (off_t)(st->wstart << st->shift));
 
 	if (err)
 		return err;
