@@ -56,9 +56,95 @@ static void wclose(struct pool_writer *w)
 	free(w->runs);
 }
 
+/* Open the segment read-only and take the writers' lock; it must be a pool. */
+static int wlock(struct pool_writer *w, struct stat *st)
+{
+	uint8_t head[XIPFS_POOL_OFFSET + sizeof(struct xipfs_pool)];
+	int err;
+
+	w->rfd = open(w->path, O_RDONLY | O_CLOEXEC);
+	if (w->rfd < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s: %s%s", w->name, w->path, strerror(errno),
+			  errno == ENOENT ? " (make it with: xipfsctl create NAME --size SIZE)" : "");
+		return err;
+	}
+	if (flock(w->rfd, LOCK_EX) < 0 || fstat(w->rfd, st) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", w->name, strerror(errno));
+		return err;
+	}
+	if (pread(w->rfd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    !xipfs_is_pool(head, sizeof(head))) {
+		xipfs_log(XIPFS_LOG_ERR,
+			  "segment %s is not a pool (xipfsctl load made it for one image; make a pool with xipfsctl create NAME --size SIZE)",
+			  w->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Lift FS_IMMUTABLE_FL (wclose() sets it again), open the file locked as
+ * @locked for writing and map it.
+ */
+static int wmap_rw(struct pool_writer *w, const struct stat *locked)
+{
+	struct stat st;
+	int err;
+
+	err = xipfs_seg_immutable(w->rfd, false);
+	if (!err) {
+		w->immutable = true;
+	} else if (err != -ENOTTY && err != -EOPNOTSUPP) {
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", w->name, strerror(-err));
+		return err;
+	}
+	w->wfd = open(w->path, O_RDWR | O_CLOEXEC);
+	if (w->wfd < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, errno == ETXTBSY ?
+			  "pool %s: %s is attached by the xipmap helper (an XIP mount of seg:%s on this machine) and cannot be written until it is unmounted; share pools with guests over ivshmem, or mount with -o xip=off" :
+			  "pool %s: %s: cannot open for writing: %s", w->name, w->path,
+			  errno == ETXTBSY ? w->name : strerror(errno));
+		return err;
+	}
+	if (fstat(w->wfd, &st) < 0 || locked->st_ino != st.st_ino || locked->st_dev != st.st_dev) {
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: replaced while opening it: try again", w->name);
+		return -EAGAIN;
+	}
+	w->size = st.st_size;
+	w->base = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_SHARED, w->wfd, 0);
+	if (w->base == MAP_FAILED) {
+		w->base = NULL;
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", w->name, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* Read the committed directory; the allocator starts from its free runs. */
+static int wload(struct pool_writer *w)
+{
+	int err = xipfs_pool_read(w->base, w->size, w->path, &w->pool);
+
+	if (err)
+		return err;
+	w->psize = 1ull << w->pool->page_shift;
+	w->limit = w->pool->size / w->psize;
+	w->next_page = w->pool->next_page;
+	w->nruns = w->pool->free_count;
+	w->runs = calloc(w->nruns + 1, sizeof(*w->runs));
+	if (!w->runs)
+		return -ENOMEM;
+	memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
+	return 0;
+}
+
 static int wopen(struct pool_writer *w, const char *name)
 {
-	struct stat a, b;
+	struct stat st;
 	int err;
 
 	memset(w, 0, sizeof(*w));
@@ -69,75 +155,13 @@ static int wopen(struct pool_writer *w, const char *name)
 	}
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	xipfs_segment_path(name, w->path, sizeof(w->path));
-	w->rfd = open(w->path, O_RDONLY | O_CLOEXEC);
-	if (w->rfd < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s: %s%s", name, w->path, strerror(errno),
-			  errno == ENOENT ? " (make it with: xipfsctl create NAME --size SIZE)" : "");
-		return err;
-	}
-	if (flock(w->rfd, LOCK_EX) < 0 || fstat(w->rfd, &a) < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(errno));
-		goto out;
-	}
-	{
-		uint8_t head[XIPFS_POOL_OFFSET + sizeof(struct xipfs_pool)];
-
-		if (pread(w->rfd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
-		    !xipfs_is_pool(head, sizeof(head))) {
-			xipfs_log(XIPFS_LOG_ERR,
-				  "segment %s is not a pool (xipfsctl load made it for one image; make a pool with xipfsctl create NAME --size SIZE)",
-				  name);
-			err = -EINVAL;
-			goto out;
-		}
-	}
-	err = xipfs_seg_immutable(w->rfd, false);
-	if (!err) {
-		w->immutable = true;
-	} else if (err != -ENOTTY && err != -EOPNOTSUPP) {
-		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(-err));
-		goto out;
-	}
-	w->wfd = open(w->path, O_RDWR | O_CLOEXEC);
-	if (w->wfd < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, errno == ETXTBSY ?
-			  "pool %s: %s is attached by the xipmap helper (an XIP mount of seg:%s on this machine) and cannot be written until it is unmounted; share pools with guests over ivshmem, or mount with -o xip=off" :
-			  "pool %s: %s: cannot open for writing: %s", name, w->path,
-			  errno == ETXTBSY ? name : strerror(errno));
-		goto out;
-	}
-	if (fstat(w->wfd, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
-		xipfs_log(XIPFS_LOG_ERR, "pool %s: replaced while opening it: try again", name);
-		err = -EAGAIN;
-		goto out;
-	}
-	w->size = b.st_size;
-	w->base = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_SHARED, w->wfd, 0);
-	if (w->base == MAP_FAILED) {
-		w->base = NULL;
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "pool %s: %s", name, strerror(errno));
-		goto out;
-	}
-	err = xipfs_pool_read(w->base, w->size, w->path, &w->pool);
+	err = wlock(w, &st);
+	if (!err)
+		err = wmap_rw(w, &st);
+	if (!err)
+		err = wload(w);
 	if (err)
-		goto out;
-	w->psize = 1ull << w->pool->page_shift;
-	w->limit = w->pool->size / w->psize;
-	w->next_page = w->pool->next_page;
-	w->nruns = w->pool->free_count;
-	w->runs = calloc(w->nruns + 1, sizeof(*w->runs));
-	if (!w->runs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	memcpy(w->runs, w->pool->runs, w->nruns * sizeof(*w->runs));
-	return 0;
-out:
-	wclose(w);
+		wclose(w);
 	return err;
 }
 
@@ -363,6 +387,8 @@ struct remap {
 	struct xipfs_extent *ext;	/* new extent table, host endian */
 	uint64_t next, cap;
 	struct run_memo *memo;		/* by the old first extent index */
+	uint64_t *ioff;			/* per inode: its new extent run */
+	uint32_t *icnt;
 	struct xipfs_pool_add_stats *st;
 };
 
@@ -515,8 +541,7 @@ static int index_pool(struct remap *r, const struct xipfs_pool_map *map, uint64_
  * replaced by @r's and every offset counted from the segment start.
  */
 static int write_image(struct pool_writer *w, const struct xipfs_image *in, struct remap *r,
-		       const uint64_t *ioff, const uint32_t *icnt, const char *image,
-		       uint64_t *sb_off, uint64_t *pages)
+		       const char *image, uint64_t *sb_off, uint64_t *pages)
 {
 	const struct xipfs_super *isb = xipfs_super(in);
 	const uint8_t *ib = xipfs_image_base(in);
@@ -549,8 +574,8 @@ static int write_image(struct pool_writer *w, const struct xipfs_image *in, stru
 
 		if (!S_ISREG(ld16(p)))
 			continue;
-		st32(p + offsetof(struct xipfs_inode, i_count), icnt[i]);
-		st64(p + offsetof(struct xipfs_inode, i_offset), ioff[i]);
+		st32(p + offsetof(struct xipfs_inode, i_count), r->icnt[i]);
+		st64(p + offsetof(struct xipfs_inode, i_offset), r->ioff[i]);
 	}
 	memcpy(m + o_dirent, ib + xipfs_le64(isb->s_dirent_offset),
 	       (uint64_t)xipfs_le32(isb->s_dirent_count) * sizeof(struct xipfs_dirent));
@@ -593,17 +618,106 @@ static int write_image(struct pool_writer *w, const struct xipfs_image *in, stru
 	return 0;
 }
 
+/* @r's tables for @r->in, and the pool's data pages indexed. */
+static int remap_init(struct remap *r, const struct xipfs_pool_map *map)
+{
+	const struct xipfs_super *sb = xipfs_super(r->in);
+	uint32_t n = xipfs_inode_count(r->in);
+
+	r->pmap = calloc(xipfs_image_size(r->in) / r->w->psize + 1, sizeof(*r->pmap));
+	r->memo = calloc(xipfs_le64(sb->s_extent_count) + 1, sizeof(*r->memo));
+	r->ioff = calloc(n, sizeof(*r->ioff));
+	r->icnt = calloc(n, sizeof(*r->icnt));
+	if (!r->pmap || !r->memo || !r->ioff || !r->icnt ||
+	    index_pool(r, map, xipfs_le32(sb->s_data_pages)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void remap_free(struct remap *r)
+{
+	free(r->ix.page);
+	free(r->ix.crc);
+	free(r->pmap);
+	free(r->memo);
+	free(r->ext);
+	free(r->ioff);
+	free(r->icnt);
+}
+
+/* Every regular file's pages into the pool, and its new extent run. */
+static int remap_inodes(struct remap *r, const char *image)
+{
+	uint32_t n = xipfs_inode_count(r->in);
+	int err = 0;
+
+	for (uint32_t i = 0; !err && i < n; i++) {
+		struct xipfs_ino ino;
+
+		err = xipfs_inode_get(r->in, i + 1, &ino);
+		if (!err && S_ISREG(ino.mode))
+			err = remap_file(r, &ino, &r->ioff[i], &r->icnt[i]);
+	}
+	if (err == -ENOSPC)
+		xipfs_log(XIPFS_LOG_ERR,
+			  "pool %s is full: %llu new data pages of %s written, more needed, none free (nothing was changed; xipfsctl gc may free retired images, or make a bigger pool)",
+			  r->w->name, (unsigned long long)r->st->new_pages, image);
+	return err;
+}
+
+/* Check the image written at @sb_off as any reader will, before anyone can see it. */
+static int check_written(struct pool_writer *w, uint64_t sb_off, const char *label,
+			 const char *image)
+{
+	struct xipfs_fsck_stats fst = { 0 };
+	struct xipfs_image *chk = NULL;
+	int err;
+
+	err = xipfs_open_mem_at(w->base, w->size, sb_off, label, 0, &chk);
+	if (!err)
+		err = xipfs_fsck(chk, 0, &fst);
+	xipfs_close(chk);
+	if (err)
+		xipfs_log(XIPFS_LOG_ERR, "%s: the image as written into pool %s fails its check: nothing added",
+			  image, w->name);
+	return err;
+}
+
+/*
+ * Append a live entry @label for the image at @sb_off to the @count
+ * entries of @labels (which has room for it); the images of that label
+ * before it are live no longer.  Returns the new entry's version.
+ */
+static uint32_t label_append(struct xipfs_pool_label *labels, uint32_t count, const char *label,
+			     uint64_t sb_off)
+{
+	uint32_t version = 1;
+
+	for (uint32_t i = 0; i < count; i++) {
+		if (strcmp(labels[i].label, label))
+			continue;
+		if (labels[i].version >= version)
+			version = labels[i].version + 1;
+		labels[i].flags &= ~XIPFS_POOL_LIVE;
+	}
+	snprintf(labels[count].label, sizeof(labels->label), "%s", label);
+	labels[count].super = sb_off;
+	labels[count].version = version;
+	labels[count].flags = XIPFS_POOL_LIVE;
+	labels[count].time = (uint64_t)time(NULL);
+	return version;
+}
+
 int xipfs_pool_add(const char *name, const char *image, const char *label,
 		   struct xipfs_pool_add_stats *st)
 {
-	struct xipfs_image *in = NULL, *chk = NULL;
+	struct xipfs_image *in = NULL;
 	struct xipfs_pool_map *map = NULL;
 	struct xipfs_pool_label *labels = NULL;
-	struct xipfs_fsck_stats fst = { 0 };
 	struct pool_writer w;
 	struct remap r = { .w = &w, .st = st, .stop = -1 };
-	uint64_t *ioff = NULL, sb_off = 0;
-	uint32_t *icnt = NULL, n, version = 1;
+	uint64_t sb_off = 0;
+	uint32_t version;
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -638,68 +752,23 @@ int xipfs_pool_add(const char *name, const char *image, const char *label,
 	err = wmap(&w, NULL, "nothing added", &map);
 	if (err)
 		goto out;
-	n = xipfs_inode_count(in);
-	r.pmap = calloc(xipfs_image_size(in) / w.psize + 1, sizeof(*r.pmap));
-	r.memo = calloc(xipfs_le64(xipfs_super(in)->s_extent_count) + 1, sizeof(*r.memo));
-	ioff = calloc(n, sizeof(*ioff));
-	icnt = calloc(n, sizeof(*icnt));
 	labels = labels_copy(w.pool);
-	err = -ENOMEM;
-	if (!r.pmap || !r.memo || !ioff || !icnt || !labels ||
-	    index_pool(&r, map, xipfs_le32(xipfs_super(in)->s_data_pages)))
-		goto out;
-	for (uint32_t i = 0; i < n; i++) {
-		struct xipfs_ino ino;
-
-		err = xipfs_inode_get(in, i + 1, &ino);
-		if (!err && S_ISREG(ino.mode))
-			err = remap_file(&r, &ino, &ioff[i], &icnt[i]);
-		if (err == -ENOSPC) {
-			xipfs_log(XIPFS_LOG_ERR,
-				  "pool %s is full: %llu new data pages of %s written, more needed, none free (nothing was changed; xipfsctl gc may free retired images, or make a bigger pool)",
-				  name, (unsigned long long)st->new_pages, image);
-			goto out;
-		}
-		if (err)
-			goto out;
-	}
-	err = write_image(&w, in, &r, ioff, icnt, image, &sb_off, &st->meta_pages);
+	err = labels ? remap_init(&r, map) : -ENOMEM;
+	if (!err)
+		err = remap_inodes(&r, image);
+	if (!err)
+		err = write_image(&w, in, &r, image, &sb_off, &st->meta_pages);
+	if (!err)
+		err = check_written(&w, sb_off, label, image);
 	if (err)
 		goto out;
-	/* Check what was written as any reader will, before anyone can see it. */
-	err = xipfs_open_mem_at(w.base, w.size, sb_off, label, 0, &chk);
-	if (!err)
-		err = xipfs_fsck(chk, 0, &fst);
-	xipfs_close(chk);
-	if (err) {
-		xipfs_log(XIPFS_LOG_ERR, "%s: the image as written into pool %s fails its check: nothing added",
-			  image, name);
-		goto out;
-	}
-	for (uint32_t i = 0; i < w.pool->count; i++) {
-		if (strcmp(labels[i].label, label))
-			continue;
-		if (labels[i].version >= version)
-			version = labels[i].version + 1;
-		labels[i].flags &= ~XIPFS_POOL_LIVE;
-	}
-	snprintf(labels[w.pool->count].label, sizeof(labels->label), "%s", label);
-	labels[w.pool->count].super = sb_off;
-	labels[w.pool->count].version = version;
-	labels[w.pool->count].flags = XIPFS_POOL_LIVE;
-	labels[w.pool->count].time = (uint64_t)time(NULL);
+	version = label_append(labels, w.pool->count, label, sb_off);
 	w.stop_commit = r.stop == 0;
 	err = wcommit(&w, labels, w.pool->count + 1);
 	st->super = sb_off;
 	st->version = version;
 out:
-	free(r.ix.page);
-	free(r.ix.crc);
-	free(r.pmap);
-	free(r.memo);
-	free(r.ext);
-	free(ioff);
-	free(icnt);
+	remap_free(&r);
 	free(labels);
 	xipfs_pool_map_free(map);
 	wclose(&w);
@@ -732,13 +801,94 @@ int xipfs_pool_remove(const char *name, const char *label)
 	return err;
 }
 
+/*
+ * Which images gc keeps (@keep[i] = 1): the live ones, those a mount on
+ * this host holds, and, while guests share the segment and the caller has
+ * not said that they are done, every retired one: a guest may map it and
+ * we cannot see.
+ */
+static void gc_choose(const struct pool_writer *w, unsigned flags, unsigned char *keep,
+		      struct xipfs_pool_gc_stats *st)
+{
+	for (uint32_t i = 0; i < w->pool->count; i++) {
+		int held;
+
+		if (w->pool->labels[i].flags & XIPFS_POOL_LIVE) {
+			keep[i] = 1;
+			continue;
+		}
+		held = xipfs_pool_held(w->rfd, w->pool->labels[i].super);
+		if (held) {
+			keep[i] = 1;		/* a mount on this host, or we cannot tell */
+			st->held++;
+		} else if (st->guest_users && !(flags & XIPFS_GC_GUESTS_DONE)) {
+			keep[i] = 1;		/* a guest may map it: we cannot see */
+			st->kept_guests++;
+		} else {
+			st->dropped++;
+		}
+	}
+}
+
+/*
+ * The new free runs: every page nothing kept names.  The current
+ * directory stays out of them: a reader may still be reading it; the
+ * next gc frees it.
+ */
+static int gc_runs(struct pool_writer *w, const struct xipfs_pool_map *map)
+{
+	uint64_t end = 1;
+
+	free(w->runs);
+	w->runs = calloc(map->pages / 2 + 2, sizeof(*w->runs));
+	if (!w->runs)
+		return -ENOMEM;
+	w->nruns = 0;
+	for (uint64_t p = 1; p < map->pages; p++) {
+		uint8_t k = map->kind[p];
+		struct xipfs_pool_run *last = w->nruns ? &w->runs[w->nruns - 1] : NULL;
+
+		if (k != XIPFS_PG_UNUSED && k != XIPFS_PG_FREE) {
+			end = p + 1;
+			continue;
+		}
+		if (last && last->r_page + last->r_count == p)
+			last->r_count++;
+		else
+			w->runs[w->nruns++] = (struct xipfs_pool_run){ p, 1 };
+	}
+	/* Free pages at the top go back past next_page. */
+	while (w->nruns && w->runs[w->nruns - 1].r_page >= end)
+		w->nruns--;
+	w->next_page = end;
+	return 0;
+}
+
+/* Give the memory back (tmpfs): only pages nothing names any more. */
+static void gc_release(const struct pool_writer *w)
+{
+	for (uint32_t i = 0; i <= w->nruns; i++) {
+		uint64_t p = i < w->nruns ? w->runs[i].r_page : w->next_page;
+		uint64_t c = i < w->nruns ? w->runs[i].r_count : w->limit - w->next_page;
+
+		if (c && fallocate(w->wfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)(p * w->psize), (off_t)(c * w->psize)) < 0 &&
+		    errno != EOPNOTSUPP) {
+			xipfs_log(XIPFS_LOG_WARN, "pool %s: cannot release pages %llu+%llu: %s",
+				  w->name, (unsigned long long)p, (unsigned long long)c,
+				  strerror(errno));
+			break;
+		}
+	}
+}
+
 int xipfs_pool_gc(const char *name, unsigned flags, struct xipfs_pool_gc_stats *st)
 {
 	struct xipfs_pool_label *labels = NULL;
 	struct xipfs_pool_map *map = NULL;
 	unsigned char *keep = NULL;
 	struct pool_writer w;
-	uint64_t before, end;
+	uint64_t before, after;
 	uint32_t kept = 0;
 	struct stat s;
 	int err;
@@ -756,77 +906,21 @@ int xipfs_pool_gc(const char *name, unsigned flags, struct xipfs_pool_gc_stats *
 	err = -ENOMEM;
 	if (!keep || !labels)
 		goto out;
-	for (uint32_t i = 0; i < w.pool->count; i++) {
-		int held;
-
-		if (w.pool->labels[i].flags & XIPFS_POOL_LIVE) {
-			keep[i] = 1;
-			continue;
-		}
-		held = xipfs_pool_held(w.rfd, w.pool->labels[i].super);
-		if (held) {
-			keep[i] = 1;		/* a mount on this host, or we cannot tell */
-			st->held++;
-		} else if (st->guest_users && !(flags & XIPFS_GC_GUESTS_DONE)) {
-			keep[i] = 1;		/* a guest may map it: we cannot see */
-			st->kept_guests++;
-		} else {
-			st->dropped++;
-		}
-	}
+	gc_choose(&w, flags, keep, st);
 	err = wmap(&w, keep, "gc frees nothing", &map);
+	if (!err)
+		err = gc_runs(&w, map);
 	if (err)
 		goto out;
-	/*
-	 * The new free runs: every page nothing kept names.  The current
-	 * directory stays out of them: a reader may still be reading it; the
-	 * next gc frees it.
-	 */
-	free(w.runs);
-	w.runs = calloc(map->pages / 2 + 2, sizeof(*w.runs));
-	if (!w.runs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	w.nruns = 0;
-	end = 1;
-	for (uint64_t p = 1; p < map->pages; p++) {
-		uint8_t k = map->kind[p];
-
-		if (k != XIPFS_PG_UNUSED && k != XIPFS_PG_FREE) {
-			end = p + 1;
-			continue;
-		}
-		if (w.nruns && w.runs[w.nruns - 1].r_page + w.runs[w.nruns - 1].r_count == p)
-			w.runs[w.nruns - 1].r_count++;
-		else
-			w.runs[w.nruns++] = (struct xipfs_pool_run){ p, 1 };
-	}
-	/* Free pages at the top go back past next_page. */
-	while (w.nruns && w.runs[w.nruns - 1].r_page >= end)
-		w.nruns--;
-	w.next_page = end;
 	for (uint32_t i = 0; i < w.pool->count; i++)
 		if (keep[i])
 			labels[kept++] = w.pool->labels[i];
 	err = wcommit(&w, labels, kept);
 	if (err)
 		goto out;
-	/* Give the memory back (tmpfs): only pages nothing names any more. */
-	for (uint32_t i = 0; i <= w.nruns; i++) {
-		uint64_t p = i < w.nruns ? w.runs[i].r_page : w.next_page;
-		uint64_t c = i < w.nruns ? w.runs[i].r_count : w.limit - w.next_page;
-
-		if (c && fallocate(w.wfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				   (off_t)(p * w.psize), (off_t)(c * w.psize)) < 0 &&
-		    errno != EOPNOTSUPP) {
-			xipfs_log(XIPFS_LOG_WARN, "pool %s: cannot release pages %llu+%llu: %s",
-				  name, (unsigned long long)p, (unsigned long long)c, strerror(errno));
-			break;
-		}
-	}
-	end = free_pages(&w);
-	st->freed = end > before ? end - before : 0;
+	gc_release(&w);
+	after = free_pages(&w);
+	st->freed = after > before ? after - before : 0;
 out:
 	free(keep);
 	free(labels);
