@@ -678,107 +678,161 @@ int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
 }
 
 /* A region the helper bound inside a guest: XIPMAP_SEG_IVSHMEM or _PMEM. */
-static int region_open(uint32_t kind, const char *uuid_str, struct xipfs_segment **out)
-{
-	const char *what = kind == XIPMAP_SEG_PMEM ? "pmem" : "ivshmem";
-	struct xipmap_attach at = { .kind = kind };
-	struct xipfs_super sb;
-	struct xipmap_create cr = { 0 };
-	struct xipfs_segment *s = NULL;
-	uint64_t *pages = NULL;
-	long kps = sysconf(_SC_PAGESIZE);
-	int dev, err;
-	void *m;
+struct region {
+	const char *what;		/* "ivshmem" or "pmem", for messages */
+	const char *uuid;		/* as the caller wrote it; "": the first */
+	int dev;			/* /dev/xipmap */
+	struct xipmap_attach at;	/* at.seg_fd: the region's handle */
+	long kps;			/* the kernel's page size */
+};
 
-	/* No UUID: zeros, the first segment the helper bound. */
-	if (*uuid_str && xipfs_uuid_parse(uuid_str, at.uuid)) {
-		xipfs_log(XIPFS_LOG_ERR, "%s:%s: not a UUID", what, uuid_str);
-		return -EINVAL;
-	}
-	dev = open(XIPMAP_DEVICE, O_RDWR | O_CLOEXEC);
-	if (dev < 0) {
+/* Open the helper's device and attach the region @r->at names. */
+static int region_attach(struct region *r)
+{
+	int err;
+
+	r->dev = open(XIPMAP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (r->dev < 0) {
 		err = -errno;
 		xipfs_log(XIPFS_LOG_ERR, "%s: %s (%s segments need the xipmap helper: modprobe xipmap)",
-			  XIPMAP_DEVICE, strerror(errno), what);
+			  XIPMAP_DEVICE, strerror(errno), r->what);
 		return err;
 	}
-	if (ioctl(dev, XIPMAP_IOC_ATTACH, &at) < 0) {
+	if (ioctl(r->dev, XIPMAP_IOC_ATTACH, &r->at) < 0) {
 		err = -errno;
 		if (errno == ENOENT)
 			xipfs_log(XIPFS_LOG_ERR, "%s:%s: no %s device bound by xipmap holds such an xipfs segment",
-				  what, uuid_str, kind == XIPMAP_SEG_PMEM ? "virtio-pmem" : "ivshmem-plain");
+				  r->what, r->uuid,
+				  r->at.kind == XIPMAP_SEG_PMEM ? "virtio-pmem" : "ivshmem-plain");
 		else
-			xipfs_log(XIPFS_LOG_ERR, "%s:%s: attach: %s", what, uuid_str, strerror(errno));
-		goto out_dev;
+			xipfs_log(XIPFS_LOG_ERR, "%s:%s: attach: %s", r->what, r->uuid, strerror(errno));
+		close(r->dev);
+		return err;
 	}
-	err = -EUCLEAN;
-	if (pread(at.seg_fd, &sb, sizeof(sb), 0) != (ssize_t)sizeof(sb) ||
-	    memcmp(sb.s_magic, XIPFS_MAGIC_STR, 8) ||
-	    le64toh(sb.s_size) < (uint64_t)kps || le64toh(sb.s_size) > at.size ||
-	    le64toh(sb.s_size) % (uint64_t)kps ||
-	    le64toh(sb.s_size) / kps > XIPMAP_MAX_PAGES) {
+	return 0;
+}
+
+/* The region's superblock, if it is one of an image of a size the helper can map. */
+static int region_super(const struct region *r, struct xipfs_super *sb)
+{
+	uint64_t kps = (uint64_t)r->kps, size;
+
+	if (pread(r->at.seg_fd, sb, sizeof(*sb), 0) != (ssize_t)sizeof(*sb) ||
+	    memcmp(sb->s_magic, XIPFS_MAGIC_STR, 8))
+		size = 0;
+	else
+		size = le64toh(sb->s_size);
+	if (size < kps || size > r->at.size || size % kps || size / kps > XIPMAP_MAX_PAGES) {
 		xipfs_log(XIPFS_LOG_ERR, "%s:%s: superblock at offset 0: no xipfs image of a usable size",
-			  what, uuid_str);
-		goto out_handle;
+			  r->what, r->uuid);
+		return -EUCLEAN;
 	}
-	/*
-	 * Map the image through a backing file of the whole segment.  Index
-	 * 0 is a hole by the helper's rules, so page 0 (the superblock) is
-	 * written into our private copy of that page; every other page is
-	 * the segment's own frame.
-	 */
-	cr.seg_fd = at.seg_fd;
-	cr.size = le64toh(sb.s_size);
-	cr.count = cr.size / kps;
-	pages = malloc(cr.count * sizeof(*pages));
-	err = -ENOMEM;
+	return 0;
+}
+
+/*
+ * A backing file of the whole image (the helper's file descriptor in
+ * @cr->fd): page i of the file is page i of the region, all @cr->size
+ * bytes of it.
+ */
+static int region_file(const struct region *r, struct xipmap_create *cr)
+{
+	uint64_t *pages = malloc(cr->count * sizeof(*pages));
+	int err = 0;
+
 	if (!pages)
-		goto out_handle;
-	for (uint64_t i = 0; i < cr.count; i++)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < cr->count; i++)
 		pages[i] = i;
-	cr.pages = (uintptr_t)pages;
-	if (ioctl(dev, XIPMAP_IOC_CREATE, &cr) < 0) {
+	cr->pages = (uintptr_t)pages;
+	if (ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0) {
 		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", what, uuid_str, strerror(errno));
-		goto out_pages;
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", r->what, r->uuid, strerror(errno));
 	}
+	free(pages);
+	return err;
+}
+
+/*
+ * Map the image through a backing file of the whole segment.  Index 0 is
+ * a hole by the helper's rules, so page 0 (the superblock) is written into
+ * our private copy of that page; every other page is the segment's own
+ * frame.  On success *@fd is the backing file, *@base its mapping.
+ */
+static int region_map(const struct region *r, const struct xipfs_super *sb, int *fd, void **base)
+{
+	struct xipmap_create cr = { .seg_fd = r->at.seg_fd, .size = le64toh(sb->s_size) };
+	void *m;
+	int err;
+
+	cr.count = cr.size / r->kps;
+	err = region_file(r, &cr);
+	if (err)
+		return err;
 	m = mmap(NULL, cr.size, PROT_READ, MAP_PRIVATE, cr.fd, 0);
 	err = m == MAP_FAILED ? -errno : 0;
-	if (!err && mprotect(m, kps, PROT_READ | PROT_WRITE) < 0)
+	if (!err && mprotect(m, r->kps, PROT_READ | PROT_WRITE) < 0)
 		err = -errno;
-	if (!err && pread(at.seg_fd, m, kps, 0) != kps)
+	if (!err && pread(r->at.seg_fd, m, r->kps, 0) != r->kps)
 		err = -EIO;
 	if (!err)
-		err = own_metadata(m, &sb, cr.size, kps);
+		err = own_metadata(m, sb, cr.size, r->kps);
 	if (!err && mprotect(m, cr.size, PROT_READ) < 0)
 		err = -errno;
 	if (err) {
-		xipfs_log(XIPFS_LOG_ERR, "%s:%s: map: %s", what, uuid_str, strerror(-err));
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: map: %s", r->what, r->uuid, strerror(-err));
 		if (m != MAP_FAILED)
 			munmap(m, cr.size);
 		close(cr.fd);
-		goto out_pages;
+		return err;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		err = -ENOMEM;
-		munmap(m, cr.size);
-		close(cr.fd);
-		goto out_pages;
+	*fd = cr.fd;
+	*base = m;
+	return 0;
+}
+
+static int region_open(uint32_t kind, const char *uuid_str, struct xipfs_segment **out)
+{
+	struct region r = {
+		.what = kind == XIPMAP_SEG_PMEM ? "pmem" : "ivshmem",
+		.uuid = uuid_str,
+		.at = { .kind = kind },
+		.kps = sysconf(_SC_PAGESIZE),
+	};
+	struct xipfs_segment *s = NULL;
+	struct xipfs_super sb;
+	void *m = NULL;
+	int fd = -1, err;
+
+	/* No UUID: zeros, the first segment the helper bound. */
+	if (*uuid_str && xipfs_uuid_parse(uuid_str, r.at.uuid)) {
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: not a UUID", r.what, uuid_str);
+		return -EINVAL;
 	}
-	s->base = m;
-	s->size = cr.size;
-	s->fd = cr.fd;
-	s->handle = at.seg_fd;
-	*out = s;
-	err = 0;
-out_pages:
-	free(pages);
-out_handle:
+	err = region_attach(&r);
 	if (err)
-		close(at.seg_fd);
-out_dev:
-	close(dev);
+		return err;
+	err = region_super(&r, &sb);
+	if (!err)
+		err = region_map(&r, &sb, &fd, &m);
+	if (!err) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			err = -ENOMEM;
+			munmap(m, le64toh(sb.s_size));
+			close(fd);
+		}
+	}
+	if (err) {
+		close(r.at.seg_fd);
+	} else {
+		s->base = m;
+		s->size = le64toh(sb.s_size);
+		s->fd = fd;
+		s->handle = r.at.seg_fd;
+		*out = s;
+	}
+	close(r.dev);
 	return err;
 }
 
