@@ -39,6 +39,39 @@ void mapped_print(int err, const struct xipfs_mapped *m, bool json)
 	}
 }
 
+/* show() of a pool segment @seg (closed here), its file's stat in @s. */
+static int show_pool(struct xipfs_segment *seg, const char *name, const char *path,
+		     const struct stat *s, enum show_mode mode, bool first)
+{
+	char uuid[XIPFS_UUID_STR_LEN + 1];
+	bool json = mode == SHOW_JSON_STAT || mode == SHOW_JSON_LINE;
+	unsigned int live, images;
+	double pct;
+	int err, users;
+
+	xipfs_uuid_format(((const struct xipfs_super *)xipfs_segment_base(seg))->s_uuid, uuid);
+	if (mode == SHOW_STAT || mode == SHOW_JSON_STAT) {
+		/* Users are counted with our mapping: one less. */
+		users = xipfs_segment_users(s, false) - 1;
+		err = pool_stat(seg, name, path, users, json);
+		xipfs_segment_close(seg);
+		return err;
+	}
+	err = pool_list_counts(seg, name, &live, &images, &pct);
+	xipfs_segment_close(seg);
+	if (err)
+		return err;
+	users = xipfs_segment_users(s, false);
+	if (json)
+		printf("%s{\"name\": \"%s\", \"uuid\": \"%s\", \"size\": %lld, \"users\": %d, \"pool\": true, \"images\": %u, \"retired\": %u, \"fill\": %.1f}",
+		       first ? "" : ", ", name, uuid, (long long)s->st_size, users,
+		       live, images - live, pct);
+	else
+		printf("%-20s %s %12lld %5d %6u %5.1f%%\n", name, uuid,
+		       (long long)s->st_size, users, live, pct);
+	return 0;
+}
+
 static int show(const char *name, enum show_mode mode, bool first)
 {
 	struct xipfs_segment *seg;
@@ -46,9 +79,6 @@ static int show(const char *name, enum show_mode mode, bool first)
 	struct xipfs_mapped mapped;
 	struct stat s;
 	char path[PATH_MAX], uuid[XIPFS_UUID_STR_LEN + 1];
-	bool json = mode == SHOW_JSON_STAT || mode == SHOW_JSON_LINE;
-	unsigned int live, images;
-	double pct;
 	size_t isize;
 	int err, users, mapped_err = 0;
 
@@ -57,29 +87,8 @@ static int show(const char *name, enum show_mode mode, bool first)
 		return err;
 	xipfs_segment_path(name, path, sizeof(path));
 	fstat(xipfs_segment_fd(seg), &s);
-	if (xipfs_is_pool(xipfs_segment_base(seg), xipfs_segment_size(seg))) {
-		xipfs_uuid_format(((const struct xipfs_super *)xipfs_segment_base(seg))->s_uuid, uuid);
-		if (mode == SHOW_STAT || mode == SHOW_JSON_STAT) {
-			/* Users are counted with our mapping: one less. */
-			users = xipfs_segment_users(&s, false) - 1;
-			err = pool_stat(seg, name, path, users, json);
-			xipfs_segment_close(seg);
-			return err;
-		}
-		err = pool_list_counts(seg, name, &live, &images, &pct);
-		xipfs_segment_close(seg);
-		if (err)
-			return err;
-		users = xipfs_segment_users(&s, false);
-		if (json)
-			printf("%s{\"name\": \"%s\", \"uuid\": \"%s\", \"size\": %lld, \"users\": %d, \"pool\": true, \"images\": %u, \"retired\": %u, \"fill\": %.1f}",
-			       first ? "" : ", ", name, uuid, (long long)s.st_size, users,
-			       live, images - live, pct);
-		else
-			printf("%-20s %s %12lld %5d %6u %5.1f%%\n", name, uuid,
-			       (long long)s.st_size, users, live, pct);
-		return 0;
-	}
+	if (xipfs_is_pool(xipfs_segment_base(seg), xipfs_segment_size(seg)))
+		return show_pool(seg, name, path, &s, mode, first);
 	err = xipfs_open_mem(xipfs_segment_base(seg), xipfs_segment_size(seg), path, 0, &img);
 	if (err) {
 		xipfs_segment_close(seg);
