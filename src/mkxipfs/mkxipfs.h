@@ -106,7 +106,8 @@ struct store {
 	struct extent *ext;
 	uint64_t next;
 	size_t capext;
-	struct { uint64_t h; uint64_t off; uint32_t count; } *runs;
+	/* open-addressing table of extent runs (shared by identical files) */
+	struct run_slot { uint64_t h; uint64_t off; uint32_t count; } *runs;
 	size_t nruns, capruns;
 	/* a second hashing thread (when there is a second CPU) */
 	bool have_worker, stop;

@@ -173,25 +173,52 @@ static const uint8_t *stored_page(struct store *st, uint32_t page)
 	return n == (ssize_t)st->psize ? st->cmpbuf : NULL;
 }
 
+/*
+ * The store's two tables, pages by signature and extent runs by hash, are
+ * open addressing with linear probing over a power-of-two number of slots.
+ * A copy of the @nold slots of @old, of @size bytes each, in @n slots;
+ * @used tells a full slot from an empty (zeroed) one.
+ */
+static void *rehash(const void *old, size_t nold, size_t n, size_t size,
+		    uint64_t (*hash)(const void *), bool (*used)(const void *))
+{
+	uint8_t *t = calloc(n, size);
+
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < nold; i++) {
+		const uint8_t *e = (const uint8_t *)old + i * size;
+		size_t j;
+
+		if (!used(e))
+			continue;
+		for (j = hash(e) & (n - 1); used(t + j * size); j = (j + 1) & (n - 1))
+			;
+		memcpy(t + j * size, e, size);
+	}
+	return t;
+}
+
+static uint64_t slot_hash(const void *e)
+{
+	return ((const struct slot *)e)->h0;
+}
+
+static bool slot_used(const void *e)
+{
+	return ((const struct slot *)e)->page;
+}
+
 static int grow_table(struct store *st)
 {
-	size_t n = st->nslots * 2;
-	struct slot *s = calloc(n, sizeof(*s));
+	struct slot *s = rehash(st->slots, st->nslots, st->nslots * 2, sizeof(*s),
+				slot_hash, slot_used);
 
 	if (!s)
 		return -ENOMEM;
-	for (size_t i = 0; i < st->nslots; i++) {
-		size_t j;
-
-		if (!st->slots[i].page)
-			continue;
-		for (j = st->slots[i].h0 & (n - 1); s[j].page; j = (j + 1) & (n - 1))
-			;
-		s[j] = st->slots[i];
-	}
 	free(st->slots);
 	st->slots = s;
-	st->nslots = n;
+	st->nslots *= 2;
 	return 0;
 }
 
@@ -290,22 +317,23 @@ int file_page(struct store *st, uint32_t lpage, const uint8_t *page,
 	return 0;
 }
 
+static uint64_t run_hash(const void *e)
+{
+	return ((const struct run_slot *)e)->h;
+}
+
+static bool run_used(const void *e)
+{
+	return ((const struct run_slot *)e)->count;
+}
+
 static int grow_runs(struct store *st)
 {
 	size_t n = st->capruns ? st->capruns * 2 : 1024;
-	__typeof__(st->runs) r = calloc(n, sizeof(*r));
+	struct run_slot *r = rehash(st->runs, st->capruns, n, sizeof(*r), run_hash, run_used);
 
 	if (!r)
 		return -ENOMEM;
-	for (size_t i = 0; i < st->capruns; i++) {
-		size_t j;
-
-		if (!st->runs[i].count)
-			continue;
-		for (j = st->runs[i].h & (n - 1); r[j].count; j = (j + 1) & (n - 1))
-			;
-		r[j] = st->runs[i];
-	}
 	free(st->runs);
 	st->runs = r;
 	st->capruns = n;
