@@ -27,16 +27,4 @@ done
 
 flipped=
 xipmap_flip_when_ready "$seg" "$marker" "$dir/a" "$dir/b" && flipped=1
-rc=0
-for pid in $XIPMAP_PIDS; do
-	wait "$pid" || rc=1
-done
-for g in a b; do
-	echo "== guest $g"
-	cat "$dir/$g.out"
-done
-if [ -z "$flipped" ]; then
-	echo "FAIL: the guests never both reported XIPMAP-READY"
-	rc=1
-fi
-exit $rc
+xipmap_guests_done "$flipped" "$dir" a b

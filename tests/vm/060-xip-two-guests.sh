@@ -60,16 +60,4 @@ done
 flipped=
 xipmap_flip_when_ready "$seg" $((at / 4096)) "$dir/a" "$dir/b" && flipped=1
 touch "$dir/a/go" "$dir/b/go"
-rc=0
-for p in $XIPMAP_PIDS; do
-	wait "$p" || rc=1
-done
-for g in a b; do
-	echo "== guest $g"
-	cat "$dir/$g.out"
-done
-if [ -z "$flipped" ]; then
-	echo "FAIL: the guests never both reported XIPMAP-READY"
-	rc=1
-fi
-exit $rc
+xipmap_guests_done "$flipped" "$dir" a b

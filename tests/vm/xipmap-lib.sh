@@ -79,3 +79,24 @@ xipmap_flip_when_ready() {
 		sleep 1
 	done
 }
+
+# xipmap_guests_done FLIPPED DIR GUEST...: wait for the guests $XIPMAP_PIDS,
+# print each one's output (DIR/GUEST.out), and fail if any guest failed or
+# FLIPPED is empty (xipmap_flip_when_ready never saw them all ready).
+xipmap_guests_done() {
+	gd_flipped=$1 gd_dir=$2
+	shift 2
+	gd_rc=0
+	for gd_pid in $XIPMAP_PIDS; do
+		wait "$gd_pid" || gd_rc=1
+	done
+	for gd_g in "$@"; do
+		echo "== guest $gd_g"
+		cat "$gd_dir/$gd_g.out"
+	done
+	if [ -z "$gd_flipped" ]; then
+		echo "FAIL: the guests never all reported XIPMAP-READY"
+		gd_rc=1
+	fi
+	return $gd_rc
+}
