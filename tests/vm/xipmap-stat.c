@@ -80,6 +80,37 @@ static struct xipmap_seg_stat seg_stat(void)
 	return st;
 }
 
+#define ANY UINT64_MAX
+
+static void expect_field(const char *field, const char *when, uint64_t got, uint64_t want)
+{
+	char what[160];
+
+	if (want == ANY)
+		return;
+	snprintf(what, sizeof(what), "%s %s", field, when);
+	expect(what, got, want);
+}
+
+/*
+ * The counters @when, each against what it must be (ANY: not checked
+ * there); returns them.
+ */
+static struct xipmap_seg_stat expect_stat(const char *when, uint64_t files, uint64_t mappings,
+					  uint64_t processes, uint64_t ptes, uint64_t pages,
+					  uint64_t private_ptes)
+{
+	struct xipmap_seg_stat st = seg_stat();
+
+	expect_field("files", when, st.files, files);
+	expect_field("mappings", when, st.mappings, mappings);
+	expect_field("processes", when, st.processes, processes);
+	expect_field("mapped PTEs", when, st.mapped_ptes, ptes);
+	expect_field("mapped pages", when, st.mapped_pages, pages);
+	expect_field("private copies", when, st.private_ptes, private_ptes);
+	return st;
+}
+
 /*
  * A process mapping @fd (@n pages): reads every page, writes the first
  * with @cow, sends the frames of its pages to @out; then, at each byte on
@@ -264,12 +295,9 @@ int main(int argc, char **argv)
 	a = create(a_pages, A_PAGES);
 	b = create(b_pages, B_PAGES);
 
-	st = seg_stat();
+	/* Arguments of expect_stat(): files, mappings, processes, PTEs, pages, private. */
+	st = expect_stat("before mapping", 2, 0, ANY, 0, 0, ANY);
 	expect("pages", st.pages, at.size / PG);
-	expect("files before mapping", st.files, 2);
-	expect("mappings before mapping", st.mappings, 0);
-	expect("mapped pages before mapping", st.mapped_pages, 0);
-	expect("mapped PTEs before mapping", st.mapped_ptes, 0);
 
 	p1 = mapper(a, A_PAGES, 0, &in1, &out1);
 	p2 = mapper(b, B_PAGES, 1, &in2, &out2);
@@ -287,37 +315,17 @@ int main(int argc, char **argv)
 	expect("pagemap: distinct segment frames", n, A_PAGES);
 	expect("pagemap: process 2's written page is a copy",
 	       !is_seg_frame(pb[0]) && pb[0] != 0, 1);
-	st = seg_stat();
-	expect("mappings", st.mappings, 2);
-	expect("processes", st.processes, 2);
-	expect("mapped PTEs (pagemap count)", st.mapped_ptes, ptes);
-	expect("mapped pages (pagemap count)", st.mapped_pages, n);
-	expect("private copies", st.private_ptes, 1);
+	expect_stat("while both map (pagemap counts)", ANY, 2, 2, ptes, n, 1);
 
 	stage(p2, in2, out2, 'x');
-	st = seg_stat();
-	expect("mappings after process 2 exits", st.mappings, 1);
-	expect("processes after process 2 exits", st.processes, 1);
-	expect("mapped PTEs after process 2 exits", st.mapped_ptes, A_PAGES);
-	expect("mapped pages after process 2 exits", st.mapped_pages, A_PAGES);
-	expect("private copies after process 2 exits", st.private_ptes, 0);
+	expect_stat("after process 2 exits", ANY, 1, 1, A_PAGES, A_PAGES, 0);
 
 	stage(p1, in1, out1, 'd');
-	st = seg_stat();
-	expect("mappings after MADV_DONTNEED of half", st.mappings, 1);
-	expect("mapped PTEs after MADV_DONTNEED of half", st.mapped_ptes,
-	       A_PAGES / 2);
-	expect("mapped pages after MADV_DONTNEED of half", st.mapped_pages,
-	       A_PAGES / 2);
+	expect_stat("after MADV_DONTNEED of half", ANY, 1, ANY, A_PAGES / 2, A_PAGES / 2, ANY);
 
 	stage(p1, in1, out1, 'x');
 	close(b);
-	st = seg_stat();
-	expect("mappings after both exit", st.mappings, 0);
-	expect("processes after both exit", st.processes, 0);
-	expect("mapped PTEs after both exit", st.mapped_ptes, 0);
-	expect("mapped pages after both exit", st.mapped_pages, 0);
-	expect("files after closing B", st.files, 1);
+	st = expect_stat("after both exit and closing B", 1, 0, 0, 0, 0, ANY);
 
 	st.flags = 1;
 	if (ioctl(seg, XIPMAP_IOC_SEG_STAT, &st) == 0 || errno != EINVAL)
