@@ -25,9 +25,11 @@
 #   XIP_BENCH_ROUNDS=9   counted rounds
 #   XIP_BENCH_FILES="..." host files to measure (default: libc, libstdc++,
 #                        libcrypto, libsqlite3)
-#   XIP_BENCH_MODE=plain touch mode: plain, random, sequential, populate
+#   XIP_BENCH_MODE=plain touch mode: plain, random, sequential, populate,
+#                        sparse (one page in 32)
 #   XIP_BENCH_VARIANTS="tmpfs xip-memfd xip-ivshmem xip=off erofs-dax"
 #   XIP_BENCH_KO=PATH    an xipmap.ko to measure instead of this build's
+#   XIP_BENCH_MODPARAMS="fault_around=16"  xipmap.ko parameters (insmod)
 # Other work on the machine makes TCG timings noisy: compare the ratios of
 # one run, not absolute times across runs.
 set -u
@@ -84,7 +86,8 @@ vdir() {
 {
 	echo 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'
 	xip_guest_lib
-	echo "insmod $XIPMAP_KO || exit 1"
+	echo "insmod $XIPMAP_KO ${XIP_BENCH_MODPARAMS:-} || exit 1"
+	echo 'echo "xipmap: fault_around=$(cat /sys/module/xipmap/parameters/fault_around)"'
 	for v in $variants; do
 		d=$(vdir "$v")
 		case $v in
@@ -147,7 +150,7 @@ echo "bench/xip.sh: $rounds rounds (+1 warm-up), mode $mode; load $(cut -d' ' -f
 vm_boot --name bench-xip --mem "$mem" --timeout "${XIP_BENCH_TIMEOUT:-1800}" --work "$BW" \
 	--ivshmem "$BW/seg" "${pmem_args[@]}" -- ". ./guest.sh" >"$BW/out" 2>&1
 rc=$?
-grep -E '^(ok|FAIL|frames):' "$BW/out"
+grep -E '^(ok|FAIL|frames|xipmap):' "$BW/out"
 if [ $rc != 0 ]; then
 	echo "bench/xip.sh: the guest failed (status $rc); log $VM_LOG:" >&2
 	tail -n 40 "$BW/out" >&2
