@@ -10,8 +10,10 @@
 #     private writes stay private; a program runs from it.
 #  2. shmem_enabled=always, the image file mounted (the daemon's sealed
 #     memfd, in huge folios): the same bytes.
-#  3. MADV_RANDOM maps only the touched page; MADV_SEQUENTIAL maps more
-#     than the default window around it.
+#  3. fault_around (the module parameter): with 16 pages, a fault maps at
+#     most 16 and MADV_SEQUENTIAL maps more; the default maps more than
+#     16; MADV_RANDOM maps only the touched page; 0 is refused and other
+#     values are rounded down to a power of two.
 # Before huge folios were handled, such faults got SIGBUS.
 set -u
 . "$top_srcdir/tests/vm/xip-lib.sh"
@@ -68,13 +70,24 @@ echo "ShmemHugePages \$h2 kB before the mount, \$h3 kB after"
 ck "the daemon's memfd is held in huge folios" "[ \$h3 -ge \$((h2 + 2048)) ]"
 sums /tmp/m
 
-echo "== 3. madvise"
+echo "== 3. fault_around and madvise"
+fa=/sys/module/xipmap/parameters/fault_around
+def=\$(cat \$fa)
+echo 16 >\$fa || fail=1
 r=\$($XIP_PROBE touch random /tmp/h$libc | cut -d' ' -f2,4)
 s=\$($XIP_PROBE touch sequential /tmp/h$libc | cut -d' ' -f2,4)
 p=\$($XIP_PROBE touch plain /tmp/h$libc | cut -d' ' -f2,4)
-echo "pages and faults: MADV_RANDOM \$r, MADV_SEQUENTIAL \$s, none \$p"
+echo \$def >\$fa || fail=1
+d=\$($XIP_PROBE touch plain /tmp/h$libc | cut -d' ' -f2,4)
+echo "pages and faults: MADV_RANDOM \$r, MADV_SEQUENTIAL \$s, none \$p (fault_around=16), none \$d (fault_around=\$def)"
 ck "MADV_RANDOM: one fault per page" "[ \${r% *} = \${r#* } ]"
+ck "fault_around=16: a fault maps at most 16 pages" "[ \${p#* } -ge \$(( (\${p% *} + 15) / 16 )) ]"
 ck "MADV_SEQUENTIAL: fewer faults than without advice" "[ \${s#* } -lt \${p#* } ]"
+ck "the default window is wider than 16 pages" "[ \${d#* } -lt \${p#* } ]"
+ck "fault_around=0 is refused" "! echo 0 2>/dev/null >\$fa"
+echo 100 >\$fa
+ck "fault_around=100 is rounded down to 64" "[ \$(cat \$fa) = 64 ]"
+echo \$def >\$fa
 
 umount /tmp/h; umount /tmp/m
 wait
