@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The daemon serves with one thread by default, and with libfuse's
+# multithreaded loop under -o mt; -s with -o mt is refused.  Both serve
+# the same bytes under concurrent readers.
+. "$(dirname "$0")/lib.sh"
+need_fuse
+mkdir -p "$WORK/src/d"
+for i in $(seq 16); do
+	head -c $((i * 40000)) /dev/urandom >"$WORK/src/d/f$i"
+done
+gen_image "$WORK/src" "$WORK/img"
+
+# serve NAME OPTIONS...: a foreground daemon on $WORK/NAME; sets pid.
+serve() {
+	local name=$1
+	shift
+	mkdir -p "$WORK/$name"
+	"$XIPFS" -f "$@" "$WORK/img" "$WORK/$name" 2>"$WORK/$name.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		mountpoint -q "$WORK/$name" && break
+		sleep 0.05
+	done
+	mountpoint -q "$WORK/$name" || fail "xipfs $* did not mount: $(cat "$WORK/$name.log")"
+}
+# readers NAME: 16 readers at once compare every file with its source.
+readers() {
+	local i p=()
+	for i in $(seq 16); do
+		cmp "$WORK/src/d/f$i" "$WORK/$1/d/f$i" & p+=($!)
+	done
+	for i in "${p[@]}"; do
+		wait "$i" || fail "$1: a concurrent read returned wrong bytes"
+	done
+}
+threads() { ls "/proc/$1/task" | wc -l; }
+
+serve one
+readers one
+n=$(threads "$pid")
+[ "$n" = 1 ] || fail "the default daemon runs $n threads, not one"
+fusermount3 -u "$WORK/one"
+wait "$pid" || fail "default daemon exit status $?"
+
+serve mt -o mt
+readers mt
+n=$(threads "$pid")
+[ "$n" -ge 2 ] || fail "-o mt runs $n thread(s): not libfuse's multithreaded loop"
+fusermount3 -u "$WORK/mt"
+wait "$pid" || fail "-o mt daemon exit status $?"
+
+mkdir -p "$WORK/both"
+rc=0
+"$XIPFS" -s -o mt "$WORK/img" "$WORK/both" 2>"$WORK/both.log" || rc=$?
+[ "$rc" = 2 ] || fail "-s -o mt: exit status $rc, expected 2"
+grep -q -- '-o mt' "$WORK/both.log" || fail "-s -o mt: no message naming -o mt: $(cat "$WORK/both.log")"
+! mountpoint -q "$WORK/both" || fail "-s -o mt mounted"
+"$XIPFS" --help | grep -q -- '-o mt' || fail "--help does not describe -o mt"
