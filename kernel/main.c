@@ -1155,6 +1155,156 @@ static struct xipmap_seg *xipmap_find_file(struct inode *inode)
 	return NULL;
 }
 
+/* xipmap_find_file() under xipmap_files_lock. */
+static struct xipmap_seg *xipmap_lookup_file(struct inode *inode)
+{
+	struct xipmap_seg *seg;
+
+	mutex_lock(&xipmap_files_lock);
+	seg = xipmap_find_file(inode);
+	mutex_unlock(&xipmap_files_lock);
+	return seg;
+}
+
+/*
+ * The file open as @fd, with a reference the caller owns, if it can back
+ * a segment at all: open for reading, a regular memfd or tmpfs file.
+ * (The caller's CAP_SYS_ADMIN was checked by xipmap_ioctl().)  Owns
+ * nothing on error.
+ */
+static struct file *xipmap_fget_shmem(int fd)
+{
+	struct file *file;
+	int err;
+
+	file = fget(fd);
+	if (!file) {
+		pr_info_ratelimited("attach: fd %d is not open\n", fd);
+		return ERR_PTR(-EBADF);
+	}
+	err = -EBADF;
+	if (!(file->f_mode & FMODE_READ)) {
+		pr_info_ratelimited("attach: fd %d is not open for reading\n",
+				    fd);
+		goto out_fput;
+	}
+	err = -EINVAL;
+	if (!S_ISREG(file_inode(file)->i_mode) || !shmem_file(file)) {
+		pr_info_ratelimited("attach: fd %d is not a memfd or tmpfs file\n",
+				    fd);
+		goto out_fput;
+	}
+	return file;
+
+out_fput:
+	fput(file);
+	return ERR_PTR(err);
+}
+
+/*
+ * Whether the seals of @file, open as @fd, and the mode it is open in let
+ * it back a segment; *@sealed tells whether its seals alone keep it
+ * immutable.  Takes nothing.
+ *
+ * A memfd sealed against writes, shrinking and growth is immutable (and
+ * F_SEAL_WRITE made sure no pin could still write it).  Anything else must
+ * be an unsealable tmpfs file (/dev/shm, or a memfd made without
+ * MFD_ALLOW_SEALING: seals == F_SEAL_SEAL): it is refused while anyone can
+ * write it, and write opens are denied while it is attached (a writable
+ * shared mapping holds a writable open file, so it counts too): see
+ * xipmap_deny_writers().
+ */
+static int xipmap_check_seals(struct file *file, int fd, bool *sealed)
+{
+	unsigned int seals = READ_ONCE(SHMEM_I(file_inode(file))->seals);
+
+	*sealed = (seals & XIPMAP_SEALS) == XIPMAP_SEALS;
+	if (!*sealed && seals != F_SEAL_SEAL) {
+		pr_info_ratelimited("attach: memfd lacks seals %#x (has %#x): seal it with F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW\n",
+				    XIPMAP_SEALS & ~seals, seals);
+		return -EPERM;
+	}
+	if (!*sealed && (file->f_mode & FMODE_WRITE)) {
+		pr_info_ratelimited("attach: fd %d is open for writing: pass a read-only fd\n",
+				    fd);
+		return -ETXTBSY;
+	}
+	return 0;
+}
+
+/*
+ * Keep the unsealed file of @seg, open as @fd, unwritable for the
+ * segment's life: deny write opens, then refuse the file if a writer got
+ * in first, through a writable shared mapping or a pin.  The write denial
+ * belongs to @seg as soon as it is taken (seg->denied_write): whether this
+ * succeeds or not, xipmap_seg_put() lifts it.
+ */
+static int xipmap_deny_writers(struct xipmap_seg *seg, int fd)
+{
+	struct file *file = seg->file;
+
+	if (deny_write_access(file)) {
+		pr_info_ratelimited("attach: fd %d is open for writing somewhere: close writers\n",
+				    fd);
+		return -ETXTBSY;
+	}
+	seg->denied_write = true;
+	if (mapping_writably_mapped(file->f_mapping)) {
+		pr_info_ratelimited("attach: fd %d is mapped writable\n", fd);
+		return -ETXTBSY;
+	}
+	if (xipmap_mapping_pinned(file->f_mapping)) {
+		pr_info_ratelimited("attach: fd %d has pinned pages (io_uring fixed buffers, RDMA...) that may still write it\n",
+				    fd);
+		return -ETXTBSY;
+	}
+	return 0;
+}
+
+/*
+ * Size @seg from its file, open as @fd, and pin all its folios.  The pins
+ * belong to @seg as they are taken: whether this succeeds or fails part
+ * way, xipmap_seg_put() unpins what was pinned.
+ */
+static int xipmap_size_and_pin(struct xipmap_seg *seg, int fd)
+{
+	int err;
+
+	seg->npages = i_size_read(file_inode(seg->file)) >> PAGE_SHIFT;
+	if (!seg->npages) {
+		pr_info_ratelimited("attach: fd %d is smaller than a page\n", fd);
+		return -EINVAL;
+	}
+	err = xipmap_pin_file(seg);
+	if (err)
+		pr_info_ratelimited("attach: fd %d: cannot pin its pages: %d\n",
+				    fd, err);
+	return err;
+}
+
+/*
+ * Publish @seg, pinned, sized and checked, as its file's segment: another
+ * attach finds it whole, never half made.  If an attach of the same file
+ * won the race meanwhile, that one is the file's segment.  Takes over the
+ * caller's reference to @seg and returns the file's segment with one:
+ * @seg itself, or the winner after dropping @seg.
+ */
+static struct xipmap_seg *xipmap_publish_file(struct xipmap_seg *seg)
+{
+	struct xipmap_seg *other;
+
+	mutex_lock(&xipmap_files_lock);
+	other = xipmap_find_file(file_inode(seg->file));
+	if (!other)
+		list_add(&seg->node, &xipmap_files);
+	mutex_unlock(&xipmap_files_lock);
+	if (other) {
+		xipmap_seg_put(seg);
+		return other;
+	}
+	return seg;
+}
+
 /*
  * A sealed memfd, or a tmpfs file nobody can write while it is attached.
  * Attaching a file again returns its segment: the checks that need the
@@ -1164,127 +1314,47 @@ static struct xipmap_seg *xipmap_find_file(struct inode *inode)
  */
 static struct xipmap_seg *xipmap_attach_file(int fd, bool existing)
 {
-	struct xipmap_seg *seg, *other;
+	struct xipmap_seg *seg;
 	struct file *file;
-	struct inode *inode;
-	unsigned int seals;
 	bool sealed;
 	int err;
 
-	file = fget(fd);
-	if (!file) {
-		pr_info_ratelimited("attach: fd %d is not open\n", fd);
-		return ERR_PTR(-EBADF);
-	}
-	inode = file_inode(file);
-	err = -EBADF;
-	if (!(file->f_mode & FMODE_READ)) {
-		pr_info_ratelimited("attach: fd %d is not open for reading\n",
-				    fd);
-		goto out_fput;
-	}
-	err = -EINVAL;
-	if (!S_ISREG(inode->i_mode) || !shmem_file(file)) {
-		pr_info_ratelimited("attach: fd %d is not a memfd or tmpfs file\n",
-				    fd);
-		goto out_fput;
-	}
-
+	/* A reference to the file: ours until the new segment takes it. */
+	file = xipmap_fget_shmem(fd);
+	if (IS_ERR(file))
+		return ERR_CAST(file);
 	if (existing) {
-		mutex_lock(&xipmap_files_lock);
-		seg = xipmap_find_file(inode);
-		mutex_unlock(&xipmap_files_lock);
+		seg = xipmap_lookup_file(file_inode(file));
 		fput(file);
 		return seg ? seg : ERR_PTR(-ENOENT);
 	}
-
-	/*
-	 * A memfd sealed against writes, shrinking and growth is immutable
-	 * (and F_SEAL_WRITE made sure no pin could still write it).
-	 * Anything else must be an unsealable tmpfs file (/dev/shm, or a
-	 * memfd made without MFD_ALLOW_SEALING: seals == F_SEAL_SEAL): it is
-	 * refused while anyone can write it, and write opens are denied
-	 * while it is attached (a writable shared mapping holds a writable
-	 * open file, so it counts too).
-	 */
-	seals = READ_ONCE(SHMEM_I(inode)->seals);
-	sealed = (seals & XIPMAP_SEALS) == XIPMAP_SEALS;
-	if (!sealed && seals != F_SEAL_SEAL) {
-		pr_info_ratelimited("attach: memfd lacks seals %#x (has %#x): seal it with F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW\n",
-				    XIPMAP_SEALS & ~seals, seals);
-		err = -EPERM;
+	err = xipmap_check_seals(file, fd, &sealed);
+	if (err)
 		goto out_fput;
-	}
-	if (!sealed && (file->f_mode & FMODE_WRITE)) {
-		pr_info_ratelimited("attach: fd %d is open for writing: pass a read-only fd\n",
-				    fd);
-		err = -ETXTBSY;
-		goto out_fput;
-	}
-
-	mutex_lock(&xipmap_files_lock);
-	seg = xipmap_find_file(inode);
-	mutex_unlock(&xipmap_files_lock);
+	seg = xipmap_lookup_file(file_inode(file));
 	if (seg) {
 		fput(file);
 		return seg;
 	}
+
 	seg = xipmap_seg_alloc(XIPMAP_KIND_SHMEM);
 	err = -ENOMEM;
 	if (!seg)
 		goto out_fput;
 	seg->file = file;
-	/* From here on, xipmap_seg_put() undoes everything. */
-
-	if (!sealed) {
-		if (deny_write_access(file)) {
-			pr_info_ratelimited("attach: fd %d is open for writing somewhere: close writers\n",
-					    fd);
-			err = -ETXTBSY;
-			goto out_put;
-		}
-		seg->denied_write = true;
-		if (mapping_writably_mapped(file->f_mapping)) {
-			pr_info_ratelimited("attach: fd %d is mapped writable\n",
-					    fd);
-			err = -ETXTBSY;
-			goto out_put;
-		}
-		if (xipmap_mapping_pinned(file->f_mapping)) {
-			pr_info_ratelimited("attach: fd %d has pinned pages (io_uring fixed buffers, RDMA...) that may still write it\n",
-					    fd);
-			err = -ETXTBSY;
-			goto out_put;
-		}
-	}
-	seg->npages = i_size_read(inode) >> PAGE_SHIFT;
-	if (!seg->npages) {
-		pr_info_ratelimited("attach: fd %d is smaller than a page\n", fd);
-		err = -EINVAL;
-		goto out_put;
-	}
-	err = xipmap_pin_file(seg);
-	if (err) {
-		pr_info_ratelimited("attach: fd %d: cannot pin its pages: %d\n",
-				    fd, err);
-		goto out_put;
-	}
-
 	/*
-	 * Only a whole segment is published: another attach finds it pinned,
-	 * sized and checked, never half made.  If one of the same file won
-	 * the race meanwhile, that one is the file's segment.
+	 * From here on @seg owns the file reference and whatever the steps
+	 * below take (write denial, pins), and xipmap_seg_put() undoes all.
 	 */
-	mutex_lock(&xipmap_files_lock);
-	other = xipmap_find_file(inode);
-	if (!other)
-		list_add(&seg->node, &xipmap_files);
-	mutex_unlock(&xipmap_files_lock);
-	if (other) {
-		xipmap_seg_put(seg);
-		return other;
+	if (!sealed) {
+		err = xipmap_deny_writers(seg, fd);
+		if (err)
+			goto out_put;
 	}
-	return seg;
+	err = xipmap_size_and_pin(seg, fd);
+	if (err)
+		goto out_put;
+	return xipmap_publish_file(seg);
 
 out_put:
 	xipmap_seg_put(seg);	/* unpins, allows write access, drops file */
@@ -1424,6 +1494,84 @@ static struct inode *xipmap_new_inode(struct super_block *sb)
 	return inode;
 }
 
+/*
+ * The segment handle open as @fd (XIPMAP_IOC_ATTACH), with a reference the
+ * caller owns.  Owns nothing on error.
+ */
+static struct file *xipmap_fget_seg(int fd)
+{
+	struct file *segf;
+
+	segf = fget(fd);
+	if (!segf)
+		return ERR_PTR(-EBADF);
+	if (segf->f_op != &xipmap_seg_fops) {
+		pr_info_ratelimited("create: fd %d is not a segment handle\n",
+				    fd);
+		fput(segf);
+		return ERR_PTR(-EINVAL);
+	}
+	return segf;
+}
+
+/*
+ * The backing inode of @xi: a file of @size bytes of the pages of @seg
+ * @xi lists.  On success the inode owns @xi, a new reference to @seg and a
+ * pin of xipmap_mnt, and xipmap_evict_inode() drops all three; on error
+ * the caller still owns @xi, and nothing else is held.
+ */
+static struct inode *xipmap_make_inode(struct xipmap_inode *xi,
+				       struct xipmap_seg *seg, u64 size)
+{
+	struct inode *inode;
+	int err;
+
+	err = simple_pin_fs(&xipmap_fs_type, &xipmap_mnt, &xipmap_mnt_count);
+	if (err)
+		return ERR_PTR(err);
+	inode = xipmap_new_inode(xipmap_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		simple_release_fs(&xipmap_mnt, &xipmap_mnt_count);
+		return inode;
+	}
+	/* The dentry's type is fixed when the file is made: mode first. */
+	inode->i_mode = S_IFREG | 0555;
+	inode->i_op = &xipmap_file_iops;
+	inode->i_fop = &xipmap_file_fops;
+	i_size_write(inode, size);
+	kref_get(&seg->ref);
+	xi->seg = seg;
+	xi->inode = inode;
+	INIT_LIST_HEAD(&xi->node);
+	mutex_lock(&seg->inodes_lock);
+	list_add(&xi->node, &seg->inodes);
+	mutex_unlock(&seg->inodes_lock);
+	inode->i_private = xi;	/* evict_inode now owns xi, seg ref and pin */
+	return inode;
+}
+
+/*
+ * A read-only file of the backing @inode.  On success the file owns the
+ * caller's reference to @inode; on error the caller still owns it.
+ */
+static struct file *xipmap_open_inode(struct inode *inode)
+{
+	struct file *file;
+
+	/* alloc_file_pseudo() takes no module reference; __fput() drops one. */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, xipmap_mnt, "xipmap",
+				 O_RDONLY | O_LARGEFILE, &xipmap_file_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		return file;
+	}
+	/* alloc_file_pseudo() leaves out what do_dentry_open() would set. */
+	file->f_mode |= FMODE_CAN_ODIRECT | FMODE_LSEEK | FMODE_PREAD;
+	return file;
+}
+
+/* XIPMAP_IOC_CREATE: a new descriptor of a backing file of a segment. */
 static long xipmap_ioc_create(void __user *argp)
 {
 	struct xipmap_create arg;
@@ -1437,65 +1585,36 @@ static long xipmap_ioc_create(void __user *argp)
 		return -EFAULT;
 	if (arg.flags || arg.reserved)
 		return -EINVAL;
-	segf = fget(arg.seg_fd);
-	if (!segf)
-		return -EBADF;
-	err = -EINVAL;
-	if (segf->f_op != &xipmap_seg_fops) {
-		pr_info_ratelimited("create: fd %d is not a segment handle\n",
-				    arg.seg_fd);
-		goto out_segf;
-	}
+	/* Held until we return: it keeps the segment alive meanwhile. */
+	segf = xipmap_fget_seg(arg.seg_fd);
+	if (IS_ERR(segf))
+		return PTR_ERR(segf);
 	seg = segf->private_data;
 
+	/* Ours until the inode takes it. */
 	xi = xipmap_copy_pages(&arg, seg);
 	if (IS_ERR(xi)) {
 		err = PTR_ERR(xi);
 		goto out_segf;
 	}
-
-	err = simple_pin_fs(&xipmap_fs_type, &xipmap_mnt, &xipmap_mnt_count);
-	if (err)
-		goto out_xi;
-	inode = xipmap_new_inode(xipmap_mnt->mnt_sb);
+	inode = xipmap_make_inode(xi, seg, arg.size);
 	if (IS_ERR(inode)) {
-		simple_release_fs(&xipmap_mnt, &xipmap_mnt_count);
 		err = PTR_ERR(inode);
 		goto out_xi;
 	}
-	/* The dentry's type is fixed when the file is made: mode first. */
-	inode->i_mode = S_IFREG | 0555;
-	inode->i_op = &xipmap_file_iops;
-	inode->i_fop = &xipmap_file_fops;
-	i_size_write(inode, arg.size);
-	kref_get(&seg->ref);
-	xi->seg = seg;
-	xi->inode = inode;
-	INIT_LIST_HEAD(&xi->node);
-	mutex_lock(&seg->inodes_lock);
-	list_add(&xi->node, &seg->inodes);
-	mutex_unlock(&seg->inodes_lock);
-	inode->i_private = xi;	/* evict_inode now owns xi, seg ref and pin */
+	/* Our inode reference now owns xi; iput() frees it. */
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
-		iput(inode);
 		err = fd;
-		goto out_segf;
+		goto out_iput;
 	}
-	/* alloc_file_pseudo() takes no module reference; __fput() drops one. */
-	__module_get(THIS_MODULE);
-	file = alloc_file_pseudo(inode, xipmap_mnt, "xipmap",
-				 O_RDONLY | O_LARGEFILE, &xipmap_file_fops);
+	file = xipmap_open_inode(inode);
 	if (IS_ERR(file)) {
-		module_put(THIS_MODULE);
-		put_unused_fd(fd);
-		iput(inode);
 		err = PTR_ERR(file);
-		goto out_segf;
+		goto out_fd;
 	}
-	/* alloc_file_pseudo() leaves out what do_dentry_open() would set. */
-	file->f_mode |= FMODE_CAN_ODIRECT | FMODE_LSEEK | FMODE_PREAD;
+	/* The file owns our inode reference now: fput() drops it. */
 	arg.fd = fd;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
 		fput(file);
@@ -1507,6 +1626,11 @@ static long xipmap_ioc_create(void __user *argp)
 	fput(segf);
 	return 0;
 
+out_fd:
+	put_unused_fd(fd);
+out_iput:
+	iput(inode);	/* and xi with it, in xipmap_evict_inode() */
+	goto out_segf;
 out_xi:
 	kvfree(xi);
 out_segf:
