@@ -12,18 +12,38 @@
 # The peers mount /usr from the root disk's /etc/fstab (initramfs-tools
 # does that before switch_root), on a copy of root.img with that fstab.
 # Per guest: the time from QEMU's start until a python3 started by the
-# guest (xipfs-guest-run.service) printed; after the guest ran python3
-# (json, sqlite3, ssl, email), gcc --version and dpkg -l: the guest's RAM in
-# use (MemTotal - MemFree, /proc/meminfo), its memmap (nr_memmap_pages of
-# /proc/vmstat: struct pages of the pmem device), its page cache (Cached),
-# and the host PSS of its QEMU process (/proc/PID/smaps): of the guest's RAM
-# mapping plus the shared segment or pmem file (whose pages are divided among
-# the guests mapping them), without QEMU's own memory (mostly TCG's
-# translation cache, the same in every variant), which "qemu_M" shows.
+# guest (xipfs-guest-run.service) printed, and by the guest's clock how
+# much of it went to the kernel (until it ran /init, from the console), the
+# initramfs and the real root's userspace (until python3; systemd's
+# Userspace timestamp); after the guest ran python3
+# (json, sqlite3, ssl, email), gcc --version and dpkg -l, its memory:
+#   total_M    MemTotal (QEMU's -m SIZE,slots=N,maxmem=M form, which
+#              virtio-pmem needs, leaves the guest less of its SIZE)
+#   used_M     MemTotal - MemFree; avail_M: MemTotal - MemAvailable
+#   usr_M      what hosting /usr costs the guest, the sum of:
+#     memmap   nr_memmap_pages of /proc/vmstat: the pmem device's struct pages
+#     usrcache the page cache of /usr's files (mincore(2) of each, but
+#              /usr/src: kernel headers only a module build reads), walked
+#              after every other figure is taken
+#     daemon   the xipfs daemon's anonymous memory and page tables
+#              (smaps_rollup Anonymous + VmPTE)
+#     held     initramfs files the daemon keeps alive by mapping them (its
+#              program and libraries: deleted at switch_root, but a ramfs
+#              file stays in RAM, whole, while mapped)
+#     slab     the file system's inodes (fuse_inode or erofs_inode objects)
+#   kslab      the guest's whole Slab, for what usr_M leaves out
+# and the host PSS of its QEMU process (/proc/PID/smaps), taken once those
+# figures are out: the guest's RAM mapping plus the shared segment or pmem
+# file (whose pages are divided among the guests mapping them), without
+# QEMU's own memory (mostly TCG's translation cache, the same in every
+# variant).  Not in usr_M: kernel memory outside those slabs (xipmap's page
+# lists and backing files, FUSE's requests).  The guest's own report of
+# its boot (systemd-analyze blame) is in each run.txt (FLEET_KEEP).
 #
 # Usage (root): top_builddir=BUILD top_srcdir=SRC bench/fleet-guest.sh
 #   FLEET_GUESTS (default 4), FLEET_VARIANTS ("xipfs erofs-pmem erofs-blk"),
-#   FLEET_GUEST_MEM (default 512M).  Needs the guest (contrib/build-guest.sh)
+#   FLEET_GUEST_MEM (default 512M), FLEET_KEEP (a directory: keep each
+#   guest's run.txt and console log there).  Needs the guest (contrib/build-guest.sh)
 #   and mkfs.erofs.  Slow under TCG: minutes per variant.
 set -u
 die() { echo "fleet-guest.sh: $*" >&2; exit 1; }
@@ -67,11 +87,71 @@ root_with_fstab() {
 
 cat >"$BW/run.sh" <<'EOS'
 python3 -c 'print("python-ok")'
+awk '{ print "k uptime_ms", int($1 * 1000) }' /proc/uptime
 python3 -c 'import json, sqlite3, ssl, email.parser, http.client; print("imports-ok")'
 gcc --version >/dev/null && dpkg -l >/dev/null
 sync
-awk '/^(MemTotal|MemFree|Cached):/ { printf "%s %s\n", $1, $2 }' /proc/meminfo
-awk '/^nr_memmap_pages / { print "memmap_pages:", $2 }' /proc/vmstat
+# The guest's memory, as "k NAME KB" lines, before anything else runs.
+awk '/^(MemTotal|MemFree|MemAvailable|Cached|Shmem|Slab|PageTables):/ {
+	sub(":", "", $1); print "k", $1, $2 }' /proc/meminfo
+awk '$1 == "nr_memmap_pages" { print "k memmap", $2 * 4 }' /proc/vmstat
+awk '$1 == "fuse_inode" || $1 == "erofs_inode" || $1 == "dentry" || $1 == "inode_cache" || $1 == "filp" {
+	print "k slab_" $1, int($2 * $4 / 1024) }' /proc/slabinfo
+# The xipfs daemon (started in the initramfs as @xipfs): its anonymous
+# memory and page tables, and the initramfs files it keeps alive (its
+# binary and libraries: run-init deleted them, but a ramfs file's pages
+# stay in RAM while it is mapped or open).
+pid=$(pgrep -x @xipfs | head -n 1)
+if [ -n "$pid" ]; then
+	awk '/^(Rss|Pss|Anonymous|Private_Clean|Private_Dirty):/ {
+		sub(":", "", $1); print "k d_" $1, $2 }' /proc/$pid/smaps_rollup
+	awk '/^(VmPTE|Threads):/ { sub(":", "", $1); print "k d_" $1, $2 }' /proc/$pid/status
+	rdev=$(stat -L -c %d /proc/$pid/root)
+	for f in /proc/$pid/map_files/* /proc/$pid/fd/*; do
+		stat -L -c '%d %i %s' "$f" 2>/dev/null
+	done | sort -u | awk -v d="$rdev" '$1 == d { s += $3 } END { print "k d_held", int(s / 1024) }'
+fi
+echo MEM-DONE
+# The page cache of /usr's files (mincore(2) over a fresh mapping of each;
+# /usr/src, the kernel headers only a module build reads, left out), after
+# the figures above: opening every file costs each file system inodes.
+# (cachestat(2) would not map, but on an EROFS DAX file 6.12 oopses in it.)
+python3 - <<'EOP'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long)
+libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
+pages = files = fails = 0
+for d, dirs, names in os.walk('/usr'):
+    if d == '/usr':
+        dirs[:] = [x for x in dirs if x != 'src']
+    for n in names:
+        try:
+            fd = os.open(os.path.join(d, n), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        size = os.fstat(fd).st_size
+        if size:
+            a = libc.mmap(None, size, 1, 1, fd, 0)    # PROT_READ, MAP_SHARED
+            vec = ctypes.create_string_buffer((size + 4095) // 4096)
+            if a not in (None, ctypes.c_void_p(-1).value) and libc.mincore(a, size, vec) == 0:
+                pages += sum(b & 1 for b in vec.raw)
+                files += 1
+            else:
+                fails += 1
+            if a not in (None, ctypes.c_void_p(-1).value):
+                libc.munmap(a, size)
+        os.close(fd)
+print("k usrcache", pages * 4)
+print("mincore:", files, "files,", fails, "failed")
+EOP
+# Where the boot went: systemd's start in the real root (monotonic, ms),
+# and what systemd waited for longest.
+systemctl show -p UserspaceTimestampMonotonic | awk -F= '{ print "k", $1, int($2 / 1000) }'
+systemd-analyze blame 2>&1 | head -n 12 | sed 's/^/SA /'
 findmnt -n -o FSTYPE,SOURCE,OPTIONS /usr
 echo STATS-DONE
 EOS
@@ -92,7 +172,8 @@ pss() {
 		END { print g + 0, o + 0 }' "/proc/$q/smaps" 2>/dev/null
 }
 
-printf '%-11s %5s %9s %9s %9s %9s %9s %9s\n' variant guest python_s hostPSS_M qemu_M used_M memmap_M cached_M
+printf '%-11s %3s %8s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n' variant g python_s \
+	kern_s initrd_s user_s hostPSS total_M used_M avail_M usr_M memmap usrcache daemon held slab kslab
 for v in $variants; do
 	args=()
 	case $v in
@@ -120,7 +201,8 @@ for v in $variants; do
 		echo "$GUEST_PID" >"$BW/$v/$g/pid"
 		pids="$pids $GUEST_PID"
 	done
-	# Each guest's time to python, then wait until all have their figures.
+	# Each guest's time to python and its host PSS once its memory figures
+	# are out (before the page cache walk); then wait for all of them.
 	deadline=$(( $(date +%s) + 1400 ))
 	while [ "$(date +%s)" -lt $deadline ]; do
 		done_all=1
@@ -128,6 +210,9 @@ for v in $variants; do
 			d=$BW/$v/$g
 			if [ ! -e "$d/python" ] && grep -q python-ok "$d/run.out" 2>/dev/null; then
 				echo "$(now) - $(cat "$d/start")" | bc >"$d/python"
+			fi
+			if [ ! -e "$d/pss" ] && grep -q MEM-DONE "$d/run.out" 2>/dev/null; then
+				pss "$(cat "$d/pid")" >"$d/pss"
 			fi
 			# done: its figures are out, or the guest is gone
 			grep -q STATS-DONE "$d/run.out" 2>/dev/null ||
@@ -138,24 +223,56 @@ for v in $variants; do
 	done
 	for g in $(seq 1 "$guests"); do
 		d=$BW/$v/$g
-		read -r p q <<<"$(pss "$(cat "$d/pid")")"
+		read -r p q <"$d/pss" 2>/dev/null
 		tr -d '\r' <"$d/run.out" >"$d/run.txt"
 		if ! grep -q STATS-DONE "$d/run.txt"; then
 			echo "fleet-guest.sh: $v guest $g gave no figures; console tail:" >&2
 			tail -n 15 "$d/console.log" >&2
 			continue
 		fi
-		awk -v v="$v" -v g="$g" -v t="$(cat "$d/python" 2>/dev/null || echo nan)" -v p="${p:-0}" -v q="${q:-0}" '
-			$1 == "MemTotal:" { tot = $2 } $1 == "MemFree:" { free = $2 }
-			$1 == "Cached:" { c = $2 } $1 == "memmap_pages:" { mm = $2 }
-			END { printf "%-11s %5s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", v, g, t, p / 1024, q / 1024,
-				(tot - free) / 1024, mm * 4 / 1024, c / 1024 }' "$d/run.txt"
+		# usr_M, the guest's cost of hosting /usr: the device's memmap,
+		# /usr's page cache, the daemon's anonymous memory, page tables
+		# and kept initramfs files, and the file system's inode slab.
+		# The kernel's part: until it ran the initramfs's /init.
+		rinit=$(tr -d '\r' <"$d/console.log" |
+			sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -n 1)
+		awk -v v="$v" -v g="$g" -v t="$(cat "$d/python" 2>/dev/null || echo nan)" -v p="${p:-0}" \
+			-v rinit="${rinit:-0}" '
+			$1 == "k" { k[$2] = $3 }
+			END {
+				m = 1024
+				daemon = k["d_Anonymous"] + k["d_VmPTE"]
+				slab = k["slab_fuse_inode"] + k["slab_erofs_inode"]
+				usr = k["memmap"] + k["usrcache"] + daemon + k["d_held"] + slab
+				ird = rinit * 1000; usp = k["UserspaceTimestampMonotonic"]
+				printf "%-11s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n",
+					v, g, t, ird / 1000, (usp - ird) / 1000, (k["uptime_ms"] - usp) / 1000,
+					p / m, k["MemTotal"] / m, (k["MemTotal"] - k["MemFree"]) / m,
+					(k["MemTotal"] - k["MemAvailable"]) / m, usr / m, k["memmap"] / m,
+					k["usrcache"] / m, daemon / m, k["d_held"] / m, slab / m, k["Slab"] / m
+			}' "$d/run.txt"
 		sed -n 's/^\(fuse\|erofs\)/    \/usr: &/p' "$d/run.txt" | head -n 1 >&2
 	done
+	if [ -n "${FLEET_KEEP:-}" ]; then
+		mkdir -p "$FLEET_KEEP/$v"
+		for g in $(seq 1 "$guests"); do
+			cp "$BW/$v/$g/run.txt" "$FLEET_KEEP/$v/run-$g.txt" 2>/dev/null
+			cp "$BW/$v/$g/console.log" "$FLEET_KEEP/$v/console-$g.log" 2>/dev/null
+		done
+	fi
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	pids=
 	[ -n "$pmem" ] && rm -f "$pmem" && pmem=
 done
-echo "# segment/pmem file shared by all guests of a variant: its pages count once per host," \
-	"split among the guests in PSS; other work ran on this host at the same time (TCG, $(nproc) cores)"
+echo "# MiB per guest. total_M: MemTotal; used_M: MemTotal - MemFree; avail_M: MemTotal - MemAvailable; usr_M: what" \
+	"hosting /usr costs the guest = memmap (nr_memmap_pages: the pmem device's struct pages)" \
+	"+ usrcache (page cache of /usr's files but /usr/src, mincore) + daemon (the xipfs" \
+	"daemon's anonymous memory and page tables) + held (initramfs files the daemon keeps in RAM)" \
+	"+ slab (fuse_inode or erofs_inode objects); kslab: the guest's whole Slab (xipmap's backing" \
+	"files are inode_cache and filp objects, in run.txt).  python_s: from QEMU's start to python3's" \
+	"answer; kern_s, initrd_s, user_s: the guest's clock until the initramfs, in it, and from" \
+	"systemd's start in the real root to python3"
+echo "# hostPSS: the guest's RAM and the segment/pmem file shared by all guests of a variant (its" \
+	"pages split among the guests mapping them), without QEMU's own memory; other work ran on" \
+	"this host at the same time (TCG, $(nproc) cores)"
