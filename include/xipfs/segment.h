@@ -86,11 +86,6 @@ int xipfs_segment_ivshmem(const char *uuid, struct xipfs_segment **out);
  * (no nd_pmem, no struct pages in the guest).
  */
 int xipfs_segment_pmem(const char *uuid, struct xipfs_segment **out);
-/*
- * An ivshmem segment: copy bytes [@off, @off + @len) into private pages
- * (whole pages), so the daemon can hand them to FUSE; else nothing.
- */
-int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len);
 /* The xipmap segment handle of an ivshmem segment, else -1. */
 int xipfs_segment_handle(const struct xipfs_segment *seg);
 

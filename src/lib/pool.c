@@ -288,14 +288,6 @@ int xipfs_segment_image(struct xipfs_segment *seg, const char *name, const char 
 	err = xipfs_open_mem_at(base, size, off, name, flags, &img);
 	if (err)
 		return err;
-	err = xipfs_segment_own(seg, off, xipfs_page_size(img));
-	if (!err)
-		err = xipfs_segment_own(seg, xipfs_le64(xipfs_super(img)->s_meta_offset),
-					xipfs_le64(xipfs_super(img)->s_meta_size));
-	if (err) {
-		xipfs_close(img);
-		return err;
-	}
 	*out = img;
 	return 0;
 }

@@ -628,55 +628,6 @@ out:
 	return err;
 }
 
-/*
- * BAR frames have no struct page, so the kernel cannot pin them (GUP):
- * writev() or vmsplice() of bytes straight from the mapping to /dev/fuse
- * would fail.  The metadata (names, symlink targets, xattr values the
- * daemon replies with) is therefore copied into private pages by writing
- * each page once; file data goes to FUSE by splice from the segment's
- * file instead (see the daemon).  The bounds are checked again, fully, by
- * xipfs_open_mem().  Only those pages are made writable: a writable
- * private mapping is charged as committed memory, and the whole image's
- * size is more than a small guest's overcommit heuristic allows.
- */
-/* Copy bytes @off..@off+@len of the mapping @m into private pages; leave them read-only. */
-static int own_range(unsigned char *m, uint64_t size, uint64_t off, uint64_t len)
-{
-	long kps = sysconf(_SC_PAGESIZE);
-	uint64_t end = off + len;
-
-	if (!len)
-		return 0;
-	off -= off % kps;
-	if (end < off || end > size)
-		return -EINVAL;
-	end = (end + kps - 1) / kps * kps;
-	if (mprotect(m + off, end - off, PROT_READ | PROT_WRITE) < 0)
-		return -errno;
-	for (uint64_t p = off; p < end; p += kps) {
-		volatile unsigned char *b = m + p;
-
-		*b = *b;
-	}
-	return mprotect(m + off, end - off, PROT_READ) < 0 ? -errno : 0;
-}
-
-/* An area past the segment is left alone, for xipfs_open_mem() to refuse. */
-static int own_metadata(unsigned char *m, const struct xipfs_super *sb, uint64_t size,
-			long kps)
-{
-	uint64_t off = le64toh(sb->s_meta_offset), len = le64toh(sb->s_meta_size);
-
-	if (off % kps || off > size || len > size - off)
-		return 0;
-	return own_range(m, size, off, len);
-}
-
-int xipfs_segment_own(struct xipfs_segment *seg, uint64_t off, uint64_t len)
-{
-	return seg->handle < 0 ? 0 : own_range(seg->base, seg->size, off, len);
-}
-
 /* A region the helper bound inside a guest: XIPMAP_SEG_IVSHMEM or _PMEM. */
 struct region {
 	const char *what;		/* "ivshmem" or "pmem", for messages */
@@ -757,7 +708,13 @@ static int region_file(const struct region *r, struct xipmap_create *cr)
  * Map the image through a backing file of the whole segment.  Index 0 is
  * a hole by the helper's rules, so page 0 (the superblock) is written into
  * our private copy of that page; every other page is the segment's own
- * frame.  On success *@fd is the backing file, *@base its mapping.
+ * frame, the metadata included: the daemon reads names, inodes and extents
+ * straight from the guest's mapping of the host's pages (cacheable, like
+ * RAM), which costs the guest no memory.  BAR frames have no struct page,
+ * so the kernel cannot pin them (GUP): the daemon never hands /dev/fuse a
+ * pointer into this mapping (writev() would fail), it replies from its own
+ * buffers or, for file data, splices from the backing file.  On success
+ * *@fd is the backing file, *@base its mapping.
  */
 static int region_map(const struct region *r, const struct xipfs_super *sb, int *fd, void **base)
 {
@@ -775,8 +732,6 @@ static int region_map(const struct region *r, const struct xipfs_super *sb, int 
 		err = -errno;
 	if (!err && pread(r->at.seg_fd, m, r->kps, 0) != r->kps)
 		err = -EIO;
-	if (!err)
-		err = own_metadata(m, sb, cr.size, r->kps);
 	if (!err && mprotect(m, cr.size, PROT_READ) < 0)
 		err = -errno;
 	if (err) {

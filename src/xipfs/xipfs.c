@@ -521,22 +521,40 @@ static void xipfs_op_statfs(fuse_req_t req, fuse_ino_t n)
 	fuse_reply_statfs(req, &sv);
 }
 
+/*
+ * The value is copied out of the image first: writev() to /dev/fuse pins
+ * the pages it sends (GUP), which the frames of an ivshmem or pmem segment
+ * (no struct page) refuse, and the daemon maps those frames directly.
+ */
 static void xipfs_op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name, size_t size)
 {
 	struct xipfs_ino ino;
 	struct xipfs_xattr x;
+	void *buf;
 	int err = get_ino(req, n, &ino);
 
 	if (!err)
 		err = to_errno(xipfs_xattr_find(state(req)->img, &ino, name, &x));
-	if (err)
+	if (err) {
 		fuse_reply_err(req, err);
-	else if (!size)
+		return;
+	}
+	if (!size) {
 		fuse_reply_xattr(req, x.value_len);
-	else if (size < x.value_len)
+		return;
+	}
+	if (size < x.value_len) {
 		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, x.value, x.value_len);
+		return;
+	}
+	buf = malloc(x.value_len ? x.value_len : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(buf, x.value, x.value_len);
+	fuse_reply_buf(req, buf, x.value_len);
+	free(buf);
 }
 
 static void xipfs_op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
