@@ -84,7 +84,17 @@ int xip_open(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of,
 /* XIP cannot be had on this connection: log why, end it if xip=on. */
 void xip_give_up(struct xipfs_state *s, const char *why);
 void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of);
+/* Whether @ino's opens are mapped in place now (a backing file is registered). */
+bool xip_backed(struct xipfs_state *s, const struct xipfs_ino *ino);
 /* Close the helper's descriptors and free the backing table. */
 void xip_exit(struct xipfs_state *s);
+
+/*
+ * -o selfmap=DIR (selfmap.c): move the daemon's mappings of files under
+ * DIR (its program and libraries, in an initramfs) off those files, onto
+ * anonymous memory or the same files in the mount at @mnt.  Called in the
+ * daemon's only thread, once mounted, before the session loop.
+ */
+int selfmap_start(struct xipfs_state *s, const char *dir, const char *mnt);
 
 #endif

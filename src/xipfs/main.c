@@ -25,6 +25,7 @@ struct conf {
 	char *source;
 	char *xip;
 	char *read;
+	char *selfmap;
 	int stats;
 	int mt;
 	int nonopts;
@@ -34,6 +35,7 @@ static const struct fuse_opt conf_opts[] = {
 	{ "xip=%s", offsetof(struct conf, xip), 0 },
 	{ "stats", offsetof(struct conf, stats), 1 },
 	{ "mt", offsetof(struct conf, mt), 1 },
+	{ "selfmap=%s", offsetof(struct conf, selfmap), 0 },
 	/* Undocumented, for bench/mount.sh: how reads reach /dev/fuse. */
 	{ "read=%s", offsetof(struct conf, read), 0 },
 	FUSE_OPT_END
@@ -83,6 +85,9 @@ static void usage(FILE *f)
 "    -o mt                  serve requests with libfuse's multithreaded loop\n"
 "                           (-o max_threads, max_idle_threads and clone_fd tune\n"
 "                           it); the default is one thread, which answers sooner\n"
+"    -o selfmap=DIR         run from the mount: DIR is where it appears later (/usr\n"
+"                           for a daemon started from an initramfs, whose copies of\n"
+"                           the program and its libraries are then freed)\n"
 "\n");
 }
 
@@ -254,6 +259,12 @@ static int serve(struct xipfs_state *s, struct fuse_args *args,
 		use_syslog = true;
 	}
 	fuse_daemonize(opts->foreground);
+	if (conf->selfmap) {
+		int err = selfmap_start(s, conf->selfmap, opts->mountpoint);
+
+		if (err)
+			xipfs_log(XIPFS_LOG_WARN, "-o selfmap=%s: %s", conf->selfmap, strerror(-err));
+	}
 	ret = run_loop(s->se, opts, conf->mt);
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP ||
 	    ret == -SIGTERM || ret == -SIGINT || ret == -SIGHUP)
@@ -317,6 +328,7 @@ out:
 	free(conf.source);
 	free(conf.xip);
 	free(conf.read);
+	free(conf.selfmap);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -311,6 +311,18 @@ void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of)
 	}
 }
 
+bool xip_backed(struct xipfs_state *s, const struct xipfs_ino *ino)
+{
+	struct xip_backing **pp;
+	bool ok;
+
+	pthread_mutex_lock(&s->xip_lock);
+	pp = xip_find(s, ino);
+	ok = pp && *pp && (*pp)->backing_id > 0;
+	pthread_mutex_unlock(&s->xip_lock);
+	return ok;
+}
+
 void xip_exit(struct xipfs_state *s)
 {
 	for (size_t i = 0; i < s->xip_buckets; i++) {
@@ -393,7 +405,7 @@ void xip_init(struct xipfs_state *s, struct fuse_conn_info *conn)
 		return;
 	}
 	conn->want |= FUSE_CAP_PASSTHROUGH;
-	s->xip_active = true;
+	__atomic_store_n(&s->xip_active, true, __ATOMIC_RELEASE);
 	xipfs_log(XIPFS_LOG_INFO, "XIP: files map the segment's frames (xipmap helper, FUSE passthrough)");
 }
 
@@ -428,6 +440,13 @@ void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of)
 void xip_exit(struct xipfs_state *s)
 {
 	(void)s;
+}
+
+bool xip_backed(struct xipfs_state *s, const struct xipfs_ino *ino)
+{
+	(void)s;
+	(void)ino;
+	return false;
 }
 
 #endif
