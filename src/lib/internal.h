@@ -123,5 +123,14 @@ int xipfs_seg_begin(const char *name, const char *dir, char *tmp, char *dst);
 int xipfs_seg_end(int fd, const char *tmp, const char *dst, int err);
 /* The power of two >= @n: segment sizes QEMU's ivshmem accepts. */
 size_t xipfs_seg_pow2(size_t n);
+/*
+ * segment.c, for segload.c: open image file @path (*in) and learn how many
+ * bytes to copy (*len); copy it to @out; validate a copy as any image;
+ * clear FS_IMMUTABLE_FL of the file at @path if there is one.
+ */
+int xipfs_seg_open_image(const char *path, int *in, size_t *len);
+int xipfs_seg_copy_image(const char *path, int out, size_t *size);
+int xipfs_seg_check_image(const void *base, size_t len, const char *path);
+int xipfs_seg_unlock_path(const char *path);
 
 #endif

@@ -158,10 +158,10 @@ static int copy_fd(int in, int out, size_t len)
 /*
  * Open image file @path and learn how many bytes to copy: s_size from its
  * superblock, clamped to the file.  Nothing here is trusted: the copy is
- * what gets validated (check_copy()), so a file that changes while it is
+ * what gets validated (xipfs_seg_check_image()), so a file that changes while it is
  * read cannot put an unchecked image into a segment.
  */
-static int open_image(const char *path, int *in, size_t *len)
+int xipfs_seg_open_image(const char *path, int *in, size_t *len)
 {
 	struct xipfs_super sb;
 	struct stat st;
@@ -202,7 +202,7 @@ static int open_image(const char *path, int *in, size_t *len)
 	if (xipfs_le64(sb.s_size) < *len)
 		*len = xipfs_le64(sb.s_size);
 	if (*len < sizeof(sb))
-		*len = sizeof(sb);	/* check_copy() says what is wrong */
+		*len = sizeof(sb);	/* the check of the copy says what is wrong */
 	return 0;
 out_close:
 	close(*in);
@@ -210,46 +210,21 @@ out_close:
 	return err;
 }
 
-static int check_blob(const void *base, size_t len, const char *path, const uint8_t *want)
+/* Validate the copy at @base (@len bytes) of image @path, as any image. */
+int xipfs_seg_check_image(const void *base, size_t len, const char *path)
 {
-	char a[XIPFS_DIGEST_STR_LEN], b[XIPFS_DIGEST_STR_LEN];
-	uint8_t got[32];
-	int err = xipfs_sha256(base, len, got);
-
-	if (err || !memcmp(got, want, sizeof(got)))
-		return err;
-	xipfs_digest_format(got, a);
-	xipfs_digest_format(want, b);
-	xipfs_log(XIPFS_LOG_ERR, "%s: the copied bytes are %s, not the layer digest %s",
-		  path, a, b);
-	return -EUCLEAN;
-}
-
-/*
- * Validate the copy at @base (@len bytes) of image @path, as any image,
- * and with @o's digest or verify against its Merkle tree: what is checked
- * is what gets sealed and served.
- */
-static int check_copy(const void *base, size_t len, const char *path,
-		      const struct xipfs_load_opts *o)
-{
-	struct xipfs_verify_stats st;
 	struct xipfs_image *img;
 	int err = xipfs_open_mem(base, len, path, 0, &img);
 
 	if (!err)
 		xipfs_close(img);
-	if (!err && o && (o->digest || o->verify))
-		err = xipfs_verify_mem(base, len, path, o->digest, &st);
-	if (!err && o && o->blob_sha256)
-		err = check_blob(base, len, path, o->blob_sha256);
 	return err;
 }
 
 /* Copy the image in @path to @out; the caller validates the copy. */
-static int copy_image(const char *path, int out, size_t *size)
+int xipfs_seg_copy_image(const char *path, int out, size_t *size)
 {
-	int in, err = open_image(path, &in, size);
+	int in, err = xipfs_seg_open_image(path, &in, size);
 
 	if (err)
 		return err;
@@ -263,22 +238,6 @@ static int copy_image(const char *path, int out, size_t *size)
 	return err;
 }
 
-/* Validate the @size bytes written to @fd, through a read-only mapping. */
-static int check_fd(int fd, size_t size, const char *path, const struct xipfs_load_opts *o)
-{
-	void *m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-	int err;
-
-	if (m == MAP_FAILED) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot map the copy: %s", path, strerror(errno));
-		return err;
-	}
-	err = check_copy(m, size, path, o);
-	munmap(m, size);
-	return err;
-}
-
 int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 {
 	struct xipfs_segment *seg;
@@ -288,7 +247,7 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 
 	if (fd < 0)
 		return -errno;
-	err = copy_image(path, fd, &size);
+	err = xipfs_seg_copy_image(path, fd, &size);
 	if (!err && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
 				    F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		err = -errno;
@@ -313,7 +272,7 @@ int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)
 		return err;
 	}
 	/* Sealed: what is checked now is what every reader will see. */
-	err = check_copy(seg->base, seg->size, path, NULL);
+	err = xipfs_seg_check_image(seg->base, seg->size, path);
 	if (err) {
 		xipfs_segment_close(seg);
 		return err;
@@ -332,7 +291,7 @@ int xipfs_seg_immutable(int fd, bool on)
 	return ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
 }
 
-static int unlock_path(const char *path)
+int xipfs_seg_unlock_path(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	int err;
@@ -388,107 +347,6 @@ size_t xipfs_seg_pow2(size_t n)
 	return p;
 }
 
-/* hugetlbfs has no write(): size the file, map it, read the image into it. */
-static int fill_hugetlb(const char *path, int fd, const char *tmp,
-			const struct xipfs_load_opts *o)
-{
-	size_t len, size;
-	int in, err = open_image(path, &in, &len);
-	void *m;
-
-	if (err)
-		return err;
-	size = xipfs_seg_pow2(len);
-	if (size < (2u << 20))
-		size = 2u << 20;
-	m = ftruncate(fd, (off_t)size) < 0 ? MAP_FAILED :
-	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot size the hugetlbfs segment: %s", tmp,
-			  strerror(errno));
-		close(in);
-		return err;
-	}
-	err = xipfs_pread_all(in, m, len, 0);
-	if (err)
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s", path,
-			  strerror(-err));
-	close(in);
-	if (!err)
-		err = check_copy(m, len, path, o);
-	munmap(m, size);
-	return err;
-}
-
-/* Copy the image into the tmpfs file @fd, check the copy, pad to a power of 2. */
-static int fill_tmpfs(const char *path, int fd, const char *tmp,
-		      const struct xipfs_load_opts *o)
-{
-	size_t size;
-	int err = copy_image(path, fd, &size);
-
-	if (!err)
-		err = check_fd(fd, size, path, o);
-	if (err)
-		return err;
-	if (ftruncate(fd, (off_t)xipfs_seg_pow2(size)) < 0 || fsync(fd) < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
-	}
-	return err;
-}
-
-int xipfs_segment_load(const char *path, const char *name, const char *hugetlb_dir)
-{
-	struct xipfs_load_opts o = { .hugetlb_dir = hugetlb_dir };
-
-	return xipfs_segment_load_opts(path, name, &o);
-}
-
-int xipfs_segment_load_opts(const char *path, const char *name,
-			    const struct xipfs_load_opts *o)
-{
-	const char *hugetlb_dir = o->hugetlb_dir;
-	char dst[PATH_MAX], tmp[PATH_MAX], hpath[PATH_MAX] = "";
-	int fd, err;
-
-	fd = xipfs_seg_begin(name, hugetlb_dir ? hugetlb_dir : XIPFS_SEGMENT_DIR, tmp, dst);
-	if (fd < 0)
-		return fd;
-	if (hugetlb_dir)
-		err = fill_hugetlb(path, fd, tmp, o);
-	else
-		err = fill_tmpfs(path, fd, tmp, o);
-	if (err)
-		goto out;
-	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = unlock_path(dst);
-	if (err) {
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot replace: %s", dst, strerror(-err));
-		goto out;
-	}
-	if (hugetlb_dir) {
-		char link[PATH_MAX];
-
-		snprintf(hpath, sizeof(hpath), "%s/xipfs.%s", hugetlb_dir, name);
-		snprintf(link, sizeof(link), "%s/.xipfs.%s.link", XIPFS_SEGMENT_DIR, name);
-		if (rename(tmp, hpath) < 0 || (unlink(link), symlink(hpath, link)) < 0 ||
-		    rename(link, dst) < 0)
-			err = -errno;
-	} else if (rename(tmp, dst) < 0) {
-		err = -errno;
-	}
-	if (err)
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot put the segment in place: %s", dst,
-			  strerror(-err));
-out:
-	return xipfs_seg_end(fd, tmp, dst, err);
-}
-
 int xipfs_segment_unload(const char *name)
 {
 	char path[PATH_MAX], target[PATH_MAX];
@@ -503,7 +361,7 @@ int xipfs_segment_unload(const char *name)
 		target[l] = '\0';
 		unlink(target);
 	}
-	err = unlock_path(path);
+	err = xipfs_seg_unlock_path(path);
 	if (err)
 		return err;
 	return unlink(path) < 0 ? -errno : 0;
