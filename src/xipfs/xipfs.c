@@ -522,6 +522,17 @@ static void xipfs_op_statfs(fuse_req_t req, fuse_ino_t n)
 }
 
 /*
+ * An image without any xattr answers ENOSYS, once: the kernel then answers
+ * every getxattr and listxattr of the mount with EOPNOTSUPP itself.  It
+ * asks for security.capability at every exec, a round trip each that no
+ * cache saves (a guest's boot runs hundreds of programs from /usr).
+ */
+static bool no_xattrs(fuse_req_t req)
+{
+	return !xipfs_le32(xipfs_super(state(req)->img)->s_xattr_sets);
+}
+
+/*
  * The value is copied out of the image first: writev() to /dev/fuse pins
  * the pages it sends (GUP), which the frames of an ivshmem or pmem segment
  * (no struct page) refuse, and the daemon maps those frames directly.
@@ -531,7 +542,7 @@ static void xipfs_op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name, si
 	struct xipfs_ino ino;
 	struct xipfs_xattr x;
 	void *buf;
-	int err = get_ino(req, n, &ino);
+	int err = no_xattrs(req) ? ENOSYS : get_ino(req, n, &ino);
 
 	if (!err)
 		err = to_errno(xipfs_xattr_find(state(req)->img, &ino, name, &x));
@@ -563,7 +574,7 @@ static void xipfs_op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
 	struct xipfs_ino ino;
 	ssize_t need;
 	char *buf;
-	int err = get_ino(req, n, &ino);
+	int err = no_xattrs(req) ? ENOSYS : get_ino(req, n, &ino);
 
 	if (err) {
 		fuse_reply_err(req, err);

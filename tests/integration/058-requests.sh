@@ -4,7 +4,7 @@
 # a second stat of a path, a second negative lookup, a second listing and
 # a second read of a file send nothing; files and directories are opened
 # without OPEN/RELEASE (no XIP here); every ioctl is a request, and an
-# answered one.
+# answered one; an image without xattrs is asked for them once.
 . "$(dirname "$0")/lib.sh"
 need_fuse
 mkdir -p "$WORK/src/d" "$WORK/m"
@@ -79,6 +79,28 @@ i=$(count IOCTL)
 "$PY" -c 'import os, sys; assert not os.isatty(os.open(sys.argv[1], os.O_RDONLY))' "$WORK/m/d/g" ||
 	fail "isatty on d/g"
 [ "$(count IOCTL)" = "$(( i + 1 ))" ] || fail "isatty on d/g did not send one IOCTL"
+
+# The image has no xattrs: the first getxattr is answered ENOSYS, the
+# kernel answers every later one (EOPNOTSUPP) and listxattr by itself.
+x=$(count GETXATTR)
+"$PY" -c '
+import errno, os, sys
+for p in sys.argv[1:]:
+    try:
+        os.getxattr(p, "security.capability")
+        sys.exit(p + ": getxattr succeeded")
+    except OSError as e:
+        if e.errno != errno.EOPNOTSUPP:
+            sys.exit(p + ": getxattr: " + e.strerror)
+    try:
+        os.listxattr(p)
+        sys.exit(p + ": listxattr succeeded")
+    except OSError as e:
+        if e.errno != errno.EOPNOTSUPP:
+            sys.exit(p + ": listxattr: " + e.strerror)
+' "$WORK/m/d/f" "$WORK/m/d/g" "$WORK/m/d" || fail "xattrs of an image without any"
+[ "$(count GETXATTR)" -le "$(( x + 1 ))" ] || fail "getxattr of an image without xattrs keeps asking the daemon"
+[ "$(count LISTXATTR)" -le 1 ] || fail "listxattr of an image without xattrs keeps asking the daemon"
 
 fusermount3 -u "$WORK/m"
 wait "$pid" || fail "daemon exit status $?"
