@@ -47,7 +47,9 @@ struct xipmap_inode {
 	struct xipmap_seg *seg;
 	struct inode *inode;
 	struct list_head node;		/* in seg->inodes */
-	u64 count;
+	u64 npages;			/* file pages */
+	u64 first;			/* linear: segment page of file page 0 */
+	u64 count;			/* entries in pages: npages, 0 if linear */
 	u64 pages[] __counted_by(count);
 };
 

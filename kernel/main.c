@@ -198,9 +198,9 @@ static s64 xipmap_lookup(struct xipmap_inode *xi, pgoff_t pgoff)
 {
 	u64 idx;
 
-	if (pgoff >= xi->count)
+	if (pgoff >= xi->npages)
 		return -1;
-	idx = xi->pages[pgoff];
+	idx = xi->count ? xi->pages[pgoff] : xi->first + pgoff;
 	if (idx == XIPMAP_HOLE)
 		return 0;
 	if (idx >= xi->seg->npages) {
@@ -1440,6 +1440,34 @@ out_put:
 	return fd;
 }
 
+/*
+ * XIPMAP_CREATE_LINEAR: file page i is segment page arg->pages + i; the
+ * whole run must lie in the segment.  @arg's count and size are checked.
+ */
+static struct xipmap_inode *xipmap_linear_pages(const struct xipmap_create *arg,
+						struct xipmap_seg *seg)
+{
+	struct xipmap_inode *xi;
+
+	if (arg->pages >= seg->npages ||
+	    arg->count > seg->npages - arg->pages) {
+		pr_info_ratelimited("create: pages %llu..+%llu outside the segment (%llu pages)\n",
+				    arg->pages, arg->count, seg->npages);
+		return ERR_PTR(-ERANGE);
+	}
+	xi = kzalloc(sizeof(*xi), GFP_KERNEL_ACCOUNT);
+	if (!xi)
+		return ERR_PTR(-ENOMEM);
+	xi->npages = arg->count;
+	xi->first = arg->pages;
+	return xi;
+}
+
+/*
+ * The xipmap_inode of a new backing file (XIPMAP_IOC_CREATE @arg): its
+ * page list copied from the caller, or its linear run, checked against
+ * @seg.  kvfree() it.
+ */
 static struct xipmap_inode *xipmap_copy_pages(const struct xipmap_create *arg,
 					      struct xipmap_seg *seg)
 {
@@ -1458,10 +1486,14 @@ static struct xipmap_inode *xipmap_copy_pages(const struct xipmap_create *arg,
 				    arg->size, arg->count);
 		return ERR_PTR(-EINVAL);
 	}
+	if (arg->flags & XIPMAP_CREATE_LINEAR)
+		return xipmap_linear_pages(arg, seg);
 	bytes = struct_size(xi, pages, arg->count);	/* saturates */
 	xi = kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
 	if (!xi)
 		return ERR_PTR(-ENOMEM);
+	xi->npages = arg->count;
+	xi->first = 0;
 	xi->count = arg->count;
 	if (copy_from_user(xi->pages, u64_to_user_ptr(arg->pages),
 			   arg->count * sizeof(u64))) {
@@ -1583,7 +1615,7 @@ static long xipmap_ioc_create(void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved)
+	if ((arg.flags & ~XIPMAP_CREATE_LINEAR) || arg.reserved)
 		return -EINVAL;
 	/* Held until we return: it keeps the segment alive meanwhile. */
 	segf = xipmap_fget_seg(arg.seg_fd);

@@ -75,12 +75,26 @@ struct xipmap_attach {
 	__u64 size;		/* out: segment bytes (page_size multiple) */
 };
 
+/*
+ * xipmap_create.flags.  XIPMAP_CREATE_LINEAR: the file is the run of
+ * segment pages that starts at page xipmap_create.pages (a page index, not
+ * a pointer): file page i is segment page pages + i, with no list to copy
+ * and keep (the daemon's view of a whole guest segment: 8 bytes less per
+ * page, 1.6 MiB for an 800 MiB /usr).  Segment page 0 reads as a hole.
+ */
+#define XIPMAP_CREATE_LINEAR	_BITUL(0)
+
 struct xipmap_create {
 	__s32 seg_fd;		/* in: from XIPMAP_IOC_ATTACH */
-	__u32 flags;		/* in: 0 */
+	__u32 flags;		/* in: XIPMAP_CREATE_* */
 	__u64 size;		/* in: file size in bytes, > 0 */
-	__u64 count;		/* in: entries in pages, ceil(size / page_size) */
-	__u64 pages;		/* in: user pointer to __u64[count] */
+	__u64 count;		/* in: file pages, ceil(size / page_size) */
+	/*
+	 * in: user pointer to __u64[count], the segment page of each file
+	 * page (XIPMAP_HOLE for a hole); with XIPMAP_CREATE_LINEAR the
+	 * segment page of file page 0
+	 */
+	__u64 pages;
 	__s32 fd;		/* out: the backing file (O_RDONLY|O_CLOEXEC) */
 	__u32 reserved;		/* 0 */
 };

@@ -542,24 +542,36 @@ static int region_super(const struct region *r, struct xipfs_super *sb)
 /*
  * A backing file of the whole image (the helper's file descriptor in
  * @cr->fd): page i of the file is page i of the region, all @cr->size
- * bytes of it.
+ * bytes of it.  A linear file keeps no page list in the guest's kernel;
+ * a helper older than XIPMAP_CREATE_LINEAR (the module loaded before an
+ * upgrade, until the next reboot) refuses the flag and gets the list.
  */
 static int region_file(const struct region *r, struct xipmap_create *cr)
 {
-	uint64_t *pages = malloc(cr->count * sizeof(*pages));
+	uint64_t *pages;
 	int err = 0;
 
+	cr->flags = XIPMAP_CREATE_LINEAR;
+	cr->pages = 0;
+	if (ioctl(r->dev, XIPMAP_IOC_CREATE, cr) == 0)
+		return 0;
+	if (errno != EINVAL)
+		goto out_err;
+	pages = malloc(cr->count * sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < cr->count; i++)
 		pages[i] = i;
+	cr->flags = 0;
 	cr->pages = (uintptr_t)pages;
-	if (ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0) {
-		err = -errno;
-		xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", r->what, r->uuid, strerror(errno));
-	}
+	err = ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
 	free(pages);
-	return err;
+	if (!err)
+		return 0;
+	errno = -err;
+out_err:
+	xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", r->what, r->uuid, strerror(errno));
+	return -errno;
 }
 
 /*

@@ -421,6 +421,57 @@ static void test_functional(const char *kind)
 	free(buf);
 }
 
+/*
+ * XIPMAP_CREATE_LINEAR: the run must lie in the segment (the same ERANGE
+ * as a list entry outside it), and the file reads what a page list of the
+ * same run reads, byte for byte.
+ */
+static void test_create_linear(int seg, uint64_t npages)
+{
+	struct xipmap_create c = { .seg_fd = seg, .flags = XIPMAP_CREATE_LINEAR };
+	uint64_t list[3] = { 1, 2, 3 };
+	int lin, lst;
+
+	c.count = 1;
+	c.size = PG;
+	c.pages = npages;
+	refused(ioctl(devfd, XIPMAP_IOC_CREATE, &c), ERANGE, "linear from the page past the end");
+	c.count = 2;
+	c.size = 2 * PG;
+	c.pages = npages - 1;
+	refused(ioctl(devfd, XIPMAP_IOC_CREATE, &c), ERANGE, "linear run one page too long");
+	c.pages = ~0ULL;
+	refused(ioctl(devfd, XIPMAP_IOC_CREATE, &c), ERANGE, "linear from page ~0");
+	c.count = 0;
+	c.size = 0;
+	c.pages = 1;
+	refused(ioctl(devfd, XIPMAP_IOC_CREATE, &c), EINVAL, "linear count 0");
+	c.count = 3;
+	c.size = 3 * PG - 100;
+	c.pages = 1;
+	lin = ioctl(devfd, XIPMAP_IOC_CREATE, &c) < 0 ? -1 : c.fd;
+	check(lin >= 0, "linear create of pages 1..3");
+	lst = create_file(devfd, seg, list, 3, 3 * PG - 100);
+	check(lst >= 0, "list create of pages 1..3");
+	if (lin >= 0 && lst >= 0) {
+		static unsigned char a[3 * PG], b[3 * PG];
+		ssize_t na = pread(lin, a, sizeof(a), 0);
+		ssize_t nb = pread(lst, b, sizeof(b), 0);
+		unsigned char *m = mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, lin, 0);
+
+		check(na == 3 * PG - 100 && na == nb && !memcmp(a, b, na),
+		      "linear file reads as the list file");
+		check(m != MAP_FAILED && !memcmp(m, b, nb),
+		      "linear file maps as the list file");
+		if (m != MAP_FAILED)
+			munmap(m, 3 * PG);
+	}
+	if (lin >= 0)
+		close(lin);
+	if (lst >= 0)
+		close(lst);
+}
+
 static void test_hostile(void)
 {
 	static const uint64_t ok_pages[] = { 1, 2 };
@@ -557,6 +608,7 @@ static void test_hostile(void)
 	c.reserved = 0;
 	c.flags = 4;
 	refused(ioctl(devfd, XIPMAP_IOC_CREATE, &c), EINVAL, "create flags 4");
+	test_create_linear(seg, npages);
 	refused(ioctl(devfd, _IO(XIPMAP_IOC_MAGIC, 42)), ENOTTY,
 		"unknown ioctl");
 	fd = create_file(devfd, seg, ok_pages, 2, 2 * PG);
