@@ -18,9 +18,12 @@
 #                      arguments (libvirt's <shmem> cannot map read-only)
 #   libvirt-shmem      libvirt's own <shmem> ivshmem-plain element: writable by
 #                      the guest, so only for a guest trusted with the segment
-#   cloud-hypervisor, firecracker   what each VMM can do (notes)
-# The guest mounts it with "xipfs ivshmem:UUID DIR", or as its /usr with
-# xipfs.usr=ivshmem:UUID on its kernel command line.
+#   cloud-hypervisor, firecracker   the same file as a read-only
+#                      virtio-pmem device (neither VMM has ivshmem)
+# The guest mounts it with "xipfs ivshmem:UUID DIR" (pmem:UUID for a
+# virtio-pmem device), or as its /usr with xipfs.usr=ivshmem:UUID (or
+# pmem:UUID) on its kernel command line.  The file is at least 2 MiB:
+# virtio-pmem devices are 2 MiB-aligned.
 set -eu
 me=xipfs-vm-segment.sh
 die() { echo "$me: $*" >&2; exit 1; }
@@ -47,28 +50,8 @@ xipfsctl=${XIPFSCTL:-xipfsctl}
 info=$("$xipfsctl" info "$img") || die "$img: not an xipfs image (xipfsctl info failed)"
 uuid=$(printf '%s\n' "$info" | sed -n 's/^uuid=//p')
 [ -n "$uuid" ] || die "$img: xipfsctl info printed no uuid"
-case $what in
-cloud-hypervisor|firecracker)
-	cat <<EOX
-$what has no ivshmem device; both VMMs have virtio-pmem, which xipfs
-cannot use as a segment source yet (xipmap binds ivshmem-plain only).
-Until then, the same /usr can be given to those guests as an EROFS image
-on a virtio-pmem device mounted with dax=always (the page sharing is the
-same, the guest pays struct pages for the device: 16 MiB per GiB):
-EOX
-	if [ "$what" = cloud-hypervisor ]; then
-		echo "  cloud-hypervisor ... --pmem file=IMAGE.erofs,discard_writes=on"
-	else
-		echo "  Firecracker: a pmem device (API /pmem/ID or the \"pmem\" config list, in"
-		echo "  releases that have it) with path_on_host=IMAGE.erofs and read_only=true;"
-		echo "  Firecracker's docs advise against sharing one pmem file across VMs (see"
-		echo "  \"Trust domains\" in xipfs(1)): give each tenant its own file."
-	fi
-	exit 0
-	;;
-esac
 size=$(stat -L -c %s "$img")
-pow=1048576
+pow=2097152
 while [ "$pow" -lt "$size" ]; do pow=$((pow * 2)); done
 seg=$dir/xipfs-$tenant-$uuid
 if ! [ -f "$seg" ] || [ "$(stat -c %s "$seg")" -ne "$pow" ] ||
@@ -97,6 +80,21 @@ libvirt)
   <qemu:arg value="$dev"/>
 </qemu:commandline>
 EOX
+	;;
+cloud-hypervisor|firecracker)
+	echo "# xipfs segment $uuid (tenant $tenant) as a read-only virtio-pmem device;"
+	echo "# in the guest: xipfs pmem:$uuid DIR (or xipfs.usr=pmem:$uuid), with"
+	echo "# virtio_pmem kept from binding the device first: \"blacklist virtio_pmem\""
+	echo "# in /etc/modprobe.d (and update-initramfs), see xipfs(1)."
+	if [ "$what" = cloud-hypervisor ]; then
+		# discard_writes=on: opened read-only, mapped private.
+		echo "--pmem file=$seg,size=$pow,discard_writes=on"
+	else
+		# The "pmem" list of a config file (or PUT /pmem/$id), in
+		# releases with virtio-pmem.
+		printf '"pmem": [{ "id": "%s", "path_on_host": "%s", "root_device": false, "read_only": true }]\n' \
+			"$id" "$seg"
+	fi
 	;;
 libvirt-shmem)
 	cat <<EOX

@@ -21,7 +21,7 @@ size=$(stat -c %s "$WORK/img")
 
 args=$("$SEGCMD" --dir "$WORK/shm" --tenant a --id useg qemu "$WORK/img")
 seg=$WORK/shm/xipfs-a-$uuid
-pow=1048576
+pow=2097152
 while [ $pow -lt "$size" ]; do pow=$((pow * 2)); done
 [ "$args" = "-object memory-backend-file,id=useg,mem-path=$seg,size=$pow,share=on,readonly=on -device ivshmem-plain,memdev=useg" ] ||
 	fail "qemu arguments: $args"
@@ -65,6 +65,21 @@ virt-xml-validate "$WORK/cmdline.xml" domain >"$WORK/v1" 2>&1 || fail "qemu:comm
 domain "" "$("$SEGCMD" --dir "$WORK/shm" --tenant a libvirt-shmem "$WORK/img")" >"$WORK/shmem.xml"
 virt-xml-validate "$WORK/shmem.xml" domain >"$WORK/v2" 2>&1 || fail "<shmem> form: $(cat "$WORK/v2")"
 note "both libvirt fragments validate against the domain schema"
+
+# Cloud Hypervisor and Firecracker: the same segment file as virtio-pmem,
+# mounted as pmem:UUID in the guest.
+out=$("$SEGCMD" --dir "$WORK/shm" --tenant a cloud-hypervisor "$WORK/img")
+grep -qx -- "--pmem file=$seg,size=$pow,discard_writes=on" <<<"$out" ||
+	fail "cloud-hypervisor: $out"
+grep -q "xipfs pmem:$uuid" <<<"$out" || fail "cloud-hypervisor: no guest command: $out"
+out=$("$SEGCMD" --dir "$WORK/shm" --tenant a --id p0 firecracker "$WORK/img")
+grep -v '^#' <<<"$out" | sed 's/^"pmem": //' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)[0]
+assert d == {"id": "p0", "path_on_host": sys.argv[1], "root_device": False, "read_only": True}, d
+' "$seg" || fail "firecracker: $out"
+[ "$(stat -c %i "$seg")" = "$ino" ] || fail "the pmem targets rewrote the segment"
+note "cloud-hypervisor and firecracker get the same file as read-only virtio-pmem"
 
 # Bad input: a file that is no image, a bad tenant name, an unknown target.
 head -c 8192 /dev/zero >"$WORK/notimg"
