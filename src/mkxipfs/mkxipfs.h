@@ -211,7 +211,6 @@ int file_page(struct store *st, uint32_t lpage, const uint8_t *page,
 	      const struct page_sig *sig);
 int file_end(struct store *st, struct node *n);
 int store_flush(struct store *st);
-/* pwrite(2) all of @len bytes at @off; 0 or -errno. */
 
 /* prefetch.c: input files read ahead through io_uring, in walk order. */
 struct prefetch;
