@@ -353,9 +353,9 @@ MODULE_PARM_DESC(fault_around,
 
 /*
  * The file pages [*first, *last] a read fault at vmf->pgoff maps: inside
- * the vma, the page table of the faulting address and the file's @npages.
+ * the vma, the page table of the faulting address and the file's pages.
  */
-static void xipmap_fault_window(struct vm_fault *vmf, pgoff_t npages,
+static void xipmap_fault_window(struct vm_fault *vmf, struct xipmap_inode *xi,
 				pgoff_t *first, pgoff_t *last)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -372,7 +372,7 @@ static void xipmap_fault_window(struct vm_fault *vmf, pgoff_t npages,
 	to = min3(from + nr, (pgoff_t)PTRS_PER_PTE,
 		  pte_off + vma_pages(vma) - vma_off) - 1;
 	*first = vmf->pgoff - (pte_off - from);
-	*last = min(vmf->pgoff + (to - pte_off), npages - 1);
+	*last = min_t(u64, vmf->pgoff + (to - pte_off), xi->npages - 1);
 }
 
 /*
@@ -457,8 +457,7 @@ static int xipmap_insert_run(struct vm_area_struct *vma, unsigned long addr,
  * whole is ever mapped.
  */
 static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
-				     struct xipmap_inode *xi, pgoff_t npages,
-				     struct page *fault)
+				     struct xipmap_inode *xi, struct page *fault)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct page *pages[XIPMAP_INSERT_BATCH];
@@ -468,7 +467,7 @@ static vm_fault_t xipmap_fault_shmem(struct vm_fault *vmf,
 	long want = -1;
 	int err = 0;
 
-	xipmap_fault_window(vmf, npages, &first, &last);
+	xipmap_fault_window(vmf, xi, &first, &last);
 	for (pgoff = first; pgoff <= last + 1; pgoff++) {
 		if (pgoff == vmf->pgoff)
 			page = fault;
@@ -626,13 +625,13 @@ static void xipmap_bar_around(struct vm_fault *vmf, struct xipmap_inode *xi,
  * fails is left to its own fault.
  */
 static vm_fault_t xipmap_fault_bar(struct vm_fault *vmf,
-				   struct xipmap_inode *xi, pgoff_t npages)
+				   struct xipmap_inode *xi)
 {
 	struct xipmap_seg *seg = xi->seg;
 	pgoff_t first, last;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 
-	xipmap_fault_window(vmf, npages, &first, &last);
+	xipmap_fault_window(vmf, xi, &first, &last);
 	down_read(&seg->lock);
 	if (seg->gone)
 		goto out;
@@ -702,26 +701,21 @@ static vm_fault_t xipmap_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct xipmap_inode *xi = xipmap_xi(file_inode(vma->vm_file));
-	loff_t isize = i_size_read(file_inode(vma->vm_file));
-	pgoff_t npages = DIV_ROUND_UP(isize, PAGE_SIZE);
+	s64 idx = xipmap_lookup(xi, vmf->pgoff);	/* -1 past EOF */
 	struct page *page;
-	s64 idx;
 
-	if (vmf->pgoff >= npages)
-		return VM_FAULT_SIGBUS;
-	idx = xipmap_lookup(xi, vmf->pgoff);
 	if (idx < 0)
 		return VM_FAULT_SIGBUS;
 	if (xi->seg->kind == XIPMAP_KIND_BAR) {
 		if (vmf->cow_page)
 			return xipmap_fault_bar_cow(vmf, xi->seg, idx);
-		return xipmap_fault_bar(vmf, xi, npages);
+		return xipmap_fault_bar(vmf, xi);
 	}
 	page = xipmap_shmem_map_page(xi->seg, idx);
 	if (!page)
 		return VM_FAULT_HWPOISON;
 	if (!vmf->cow_page)
-		return xipmap_fault_shmem(vmf, xi, npages, page);
+		return xipmap_fault_shmem(vmf, xi, page);
 	get_page(page);		/* the core puts it after the copy */
 	vmf->page = page;
 	return 0;
