@@ -13,19 +13,13 @@ printf 'g\n' >"$WORK/src/d/g"
 ln -s f "$WORK/src/d/l"
 gen_image "$WORK/src" "$WORK/img"
 
-"$XIPFS" -f -o stats "$WORK/img" "$WORK/m" 2>"$WORK/log" &
-pid=$!
-for _ in $(seq 100); do
-	mountpoint -q "$WORK/m" && break
-	sleep 0.05
-done
-mountpoint -q "$WORK/m" || fail "not mounted: $(cat "$WORK/log")"
+serve_fg "$WORK/img" "$WORK/m" "$WORK/log" -o stats
 
 # count TYPE: the daemon's count of TYPE requests so far (0 if none).
 count() {
 	local n before
 	before=$(grep -c 'stats:' "$WORK/log" || true)
-	kill -USR1 "$pid"
+	kill -USR1 "$DAEMON_PID"
 	for _ in $(seq 100); do
 		n=$(grep -c 'stats:' "$WORK/log" || true)
 		[ "$n" -gt "$before" ] && break
@@ -103,6 +97,6 @@ for p in sys.argv[1:]:
 [ "$(count LISTXATTR)" -le 1 ] || fail "listxattr of an image without xattrs keeps asking the daemon"
 
 fusermount3 -u "$WORK/m"
-wait "$pid" || fail "daemon exit status $?"
+wait "$DAEMON_PID" || fail "daemon exit status $?"
 grep -q 'stats: requests [0-9]*: LOOKUP' "$WORK/log" || fail "no stats at exit: $(cat "$WORK/log")"
 note "$(tail -n 1 "$WORK/log")"

@@ -11,18 +11,11 @@ for i in $(seq 16); do
 done
 gen_image "$WORK/src" "$WORK/img"
 
-# serve NAME OPTIONS...: a foreground daemon on $WORK/NAME; sets pid.
+# serve NAME OPTIONS...: a foreground daemon on $WORK/NAME.
 serve() {
 	local name=$1
 	shift
-	mkdir -p "$WORK/$name"
-	"$XIPFS" -f "$@" "$WORK/img" "$WORK/$name" 2>"$WORK/$name.log" &
-	pid=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$WORK/$name" && break
-		sleep 0.05
-	done
-	mountpoint -q "$WORK/$name" || fail "xipfs $* did not mount: $(cat "$WORK/$name.log")"
+	serve_fg "$WORK/img" "$WORK/$name" "$WORK/$name.log" "$@"
 }
 # readers NAME: 16 readers at once compare every file with its source.
 readers() {
@@ -38,17 +31,17 @@ threads() { ls "/proc/$1/task" | wc -l; }
 
 serve one
 readers one
-n=$(threads "$pid")
+n=$(threads "$DAEMON_PID")
 [ "$n" = 1 ] || fail "the default daemon runs $n threads, not one"
 fusermount3 -u "$WORK/one"
-wait "$pid" || fail "default daemon exit status $?"
+wait "$DAEMON_PID" || fail "default daemon exit status $?"
 
 serve mt -o mt
 readers mt
-n=$(threads "$pid")
+n=$(threads "$DAEMON_PID")
 [ "$n" -ge 2 ] || fail "-o mt runs $n thread(s): not libfuse's multithreaded loop"
 fusermount3 -u "$WORK/mt"
-wait "$pid" || fail "-o mt daemon exit status $?"
+wait "$DAEMON_PID" || fail "-o mt daemon exit status $?"
 
 mkdir -p "$WORK/both"
 rc=0

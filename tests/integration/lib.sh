@@ -66,6 +66,22 @@ mount_xipfs() {
 	mountpoint -q "$dir" || fail "$dir is not a mount point after xipfs"
 }
 
+# serve_fg SOURCE DIR LOG [options...]: a foreground daemon, in the
+# background, its stderr in LOG; waits until DIR is mounted, and sets
+# DAEMON_PID.
+serve_fg() {
+	local src=$1 dir=$2 log=$3
+	shift 3
+	mkdir -p "$dir"
+	"$XIPFS" -f "$@" "$src" "$dir" 2>"$log" &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		mountpoint -q "$dir" && return 0
+		sleep 0.05
+	done
+	fail "xipfs $* $src did not mount on $dir: $(cat "$log")"
+}
+
 # A generated image once per scenario: gen_image SRCDIR IMAGE [mkxipfs options]
 gen_image() {
 	local src=$1 img=$2
