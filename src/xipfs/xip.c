@@ -153,15 +153,15 @@ static int64_t tail_pread(const struct xipfs_state *s, const struct xipfs_ino *i
 	while (at < ps) {
 		size_t n = ps - at < sizeof(buf) ? ps - at : sizeof(buf);
 		uint64_t off = (uint64_t)page * ps + at;
-		ssize_t got = pread(handle, buf, n, (off_t)off);
+		int err = xipfs_pread_all(handle, buf, n, (off_t)off);
 
-		if (got <= 0)
-			return got < 0 ? -errno : -EIO;
-		for (ssize_t k = 0; k < got; k++) {
+		if (err)
+			return err;
+		for (size_t k = 0; k < n; k++) {
 			if (buf[k])
 				return (int64_t)(off + k);
 		}
-		at += (uint64_t)got;
+		at += n;
 	}
 	return 0;
 }
