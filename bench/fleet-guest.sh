@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/fleet-guest.sh: a fleet of real Debian 13 guests (contrib/build-guest.sh)
-# sharing one /usr, booted under TCG, in variants measured in the same run:
+# sharing one /usr, booted under TCG, in variants measured in the same run
+# (interleaved: FLEET_ROUNDS rounds, each boots every variant's fleet in
+# turn, in the opposite order every other round):
 #   xipfs        /usr mounted by the initramfs from one host segment shared
 #                by every guest over ivshmem (xipfs.usr=ivshmem:UUID), XIP
 #   erofs-pmem   the same /usr as EROFS (mkfs.erofs -Enoinline_data) on one
@@ -41,10 +43,16 @@
 # its boot (systemd-analyze blame) is in each run.txt (FLEET_KEEP).
 #
 # Usage (root): top_builddir=BUILD top_srcdir=SRC bench/fleet-guest.sh
-#   FLEET_GUESTS (default 4), FLEET_VARIANTS ("xipfs erofs-pmem erofs-blk"),
-#   FLEET_GUEST_MEM (default 512M), FLEET_KEEP (a directory: keep each
-#   guest's run.txt and console log there).  Needs the guest (contrib/build-guest.sh)
-#   and mkfs.erofs.  Slow under TCG: minutes per variant.
+#   FLEET_GUESTS (default 4), FLEET_ROUNDS (default 2), FLEET_VARIANTS
+#   ("xipfs erofs-pmem erofs-blk"), FLEET_GUEST_MEM (default 512M),
+#   FLEET_KEEP (a directory: keep each guest's run.txt and console log
+#   there, as VARIANT/run-rROUND-GUEST.txt).  Needs the guest
+#   (contrib/build-guest.sh) and mkfs.erofs.  Slow under TCG: minutes per
+#   variant and round.
+# Prints a row per guest and round, then each variant's medians over all
+# its guests and rounds, and for python_s each variant's ratio to xipfs
+# per round (the medians of that round's guests: paired, measured minutes
+# apart) and the median of those ratios.
 set -u
 die() { echo "fleet-guest.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (QEMU, debugfs on images, /dev/shm)"
@@ -58,7 +66,9 @@ guest_require
 variants=${FLEET_VARIANTS:-xipfs erofs-pmem erofs-blk}
 guests=${FLEET_GUESTS:-4}
 mem=${FLEET_GUEST_MEM:-512M}
+rounds=${FLEET_ROUNDS:-2}
 BW=$(mktemp -d "$top_builddir/bench-fleet-guest.XXXXXX") || exit 1
+: >"$BW/rows"
 pmem=
 pids=
 cleanup() {
@@ -172,33 +182,52 @@ pss() {
 		END { print g + 0, o + 0 }' "/proc/$q/smaps" 2>/dev/null
 }
 
-printf '%-11s %3s %8s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n' variant g python_s \
-	kern_s initrd_s user_s hostPSS total_M used_M avail_M usr_M memmap usrcache daemon held slab kslab
-for v in $variants; do
+# row_fmt: one row of the table (per guest, and the medians).
+row_fmt='%-11s %3s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n'
+header() {
+	printf '%-11s %3s %3s %8s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n' variant r g \
+		python_s kern_s initrd_s user_s hostPSS total_M used_M avail_M usr_M memmap usrcache \
+		daemon held slab kslab
+}
+
+# variant_args V: the guest_boot options of variant V (in the array args),
+# preparing its files the first time.
+variant_args() {
 	args=()
-	case $v in
+	case $1 in
 	xipfs) ;;
 	erofs-pmem)
-		pmem=/dev/shm/xipfs-bench-fleet-pmem.$$
-		vm_pmem_file "$erofs" "$pmem" || exit 1
-		root_with_fstab "$v" "/dev/pmem0 /usr erofs ro,dax=always 0 0" || exit 1
-		args=(--no-usr --root "$BW/root-$v.img" --qemu-arg "-m $mem,slots=2,maxmem=8G"
+		if [ -z "$pmem" ]; then
+			pmem=/dev/shm/xipfs-bench-fleet-pmem.$$
+			vm_pmem_file "$erofs" "$pmem" || return 1
+			root_with_fstab "$1" "/dev/pmem0 /usr erofs ro,dax=always 0 0" || return 1
+		fi
+		args=(--no-usr --root "$BW/root-$1.img" --qemu-arg "-m $mem,slots=2,maxmem=8G"
 			--qemu-arg "$(vm_pmem_qemu "$pmem")")
 		;;
 	erofs-blk)
-		root_with_fstab "$v" "/dev/vdb /usr erofs ro 0 0" || exit 1
-		args=(--no-usr --root "$BW/root-$v.img"
+		[ -e "$BW/root-$1.img" ] ||
+			root_with_fstab "$1" "/dev/vdb /usr erofs ro 0 0" || return 1
+		args=(--no-usr --root "$BW/root-$1.img"
 			--qemu-arg "-drive file=$erofs,format=raw,if=virtio,readonly=on,cache=none")
 		;;
-	*) echo "fleet-guest.sh: unknown variant $v" >&2; exit 1 ;;
+	*) echo "fleet-guest.sh: unknown variant $1" >&2; return 1 ;;
 	esac
+}
+
+# fleet V R: boot variant V's guests at once (round R), print a row per
+# guest (also kept in $BW/rows), and stop them.
+fleet() {
+	local v=$1 r=$2 g d deadline done_all p q rinit
+	variant_args "$v" || exit 1
 	pids=
 	for g in $(seq 1 "$guests"); do
-		mkdir -p "$BW/$v/$g"
-		now >"$BW/$v/$g/start"
+		d=$BW/$v/$r/$g
+		mkdir -p "$d"
+		now >"$d/start"
 		guest_boot --background --mem "$mem" --append xipfs.run=keep --timeout 1500 \
-			"${args[@]}" "$BW/run.sh" "$BW/$v/$g"
-		echo "$GUEST_PID" >"$BW/$v/$g/pid"
+			"${args[@]}" "$BW/run.sh" "$d"
+		echo "$GUEST_PID" >"$d/pid"
 		pids="$pids $GUEST_PID"
 	done
 	# Each guest's time to python and its host PSS once its memory figures
@@ -207,7 +236,7 @@ for v in $variants; do
 	while [ "$(date +%s)" -lt $deadline ]; do
 		done_all=1
 		for g in $(seq 1 "$guests"); do
-			d=$BW/$v/$g
+			d=$BW/$v/$r/$g
 			if [ ! -e "$d/python" ] && grep -q python-ok "$d/run.out" 2>/dev/null; then
 				echo "$(now) - $(cat "$d/start")" | bc >"$d/python"
 			fi
@@ -222,11 +251,12 @@ for v in $variants; do
 		sleep 0.2
 	done
 	for g in $(seq 1 "$guests"); do
-		d=$BW/$v/$g
+		d=$BW/$v/$r/$g
+		p=
 		read -r p q <"$d/pss" 2>/dev/null
 		tr -d '\r' <"$d/run.out" >"$d/run.txt"
 		if ! grep -q STATS-DONE "$d/run.txt"; then
-			echo "fleet-guest.sh: $v guest $g gave no figures; console tail:" >&2
+			echo "fleet-guest.sh: $v round $r guest $g gave no figures; console tail:" >&2
 			tail -n 15 "$d/console.log" >&2
 			continue
 		fi
@@ -236,8 +266,8 @@ for v in $variants; do
 		# The kernel's part: until it ran the initramfs's /init.
 		rinit=$(tr -d '\r' <"$d/console.log" |
 			sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -n 1)
-		awk -v v="$v" -v g="$g" -v t="$(cat "$d/python" 2>/dev/null || echo nan)" -v p="${p:-0}" \
-			-v rinit="${rinit:-0}" '
+		awk -v v="$v" -v r="$r" -v g="$g" -v t="$(cat "$d/python" 2>/dev/null || echo nan)" \
+			-v p="${p:-0}" -v rinit="${rinit:-0}" -v fmt="$row_fmt" '
 			$1 == "k" { k[$2] = $3 }
 			END {
 				m = 1024
@@ -245,26 +275,79 @@ for v in $variants; do
 				slab = k["slab_fuse_inode"] + k["slab_erofs_inode"]
 				usr = k["memmap"] + k["usrcache"] + daemon + k["d_held"] + slab
 				ird = rinit * 1000; usp = k["UserspaceTimestampMonotonic"]
-				printf "%-11s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n",
-					v, g, t, ird / 1000, (usp - ird) / 1000, (k["uptime_ms"] - usp) / 1000,
+				printf fmt, v, r, g, t, ird / 1000, (usp - ird) / 1000, (k["uptime_ms"] - usp) / 1000,
 					p / m, k["MemTotal"] / m, (k["MemTotal"] - k["MemFree"]) / m,
 					(k["MemTotal"] - k["MemAvailable"]) / m, usr / m, k["memmap"] / m,
 					k["usrcache"] / m, daemon / m, k["d_held"] / m, slab / m, k["Slab"] / m
-			}' "$d/run.txt"
+			}' "$d/run.txt" | tee -a "$BW/rows"
 		sed -n 's/^\(fuse\|erofs\)/    \/usr: &/p' "$d/run.txt" | head -n 1 >&2
 	done
 	if [ -n "${FLEET_KEEP:-}" ]; then
 		mkdir -p "$FLEET_KEEP/$v"
 		for g in $(seq 1 "$guests"); do
-			cp "$BW/$v/$g/run.txt" "$FLEET_KEEP/$v/run-$g.txt" 2>/dev/null
-			cp "$BW/$v/$g/console.log" "$FLEET_KEEP/$v/console-$g.log" 2>/dev/null
+			cp "$BW/$v/$r/$g/run.txt" "$FLEET_KEEP/$v/run-r$r-$g.txt" 2>/dev/null
+			cp "$BW/$v/$r/$g/console.log" "$FLEET_KEEP/$v/console-r$r-$g.log" 2>/dev/null
 		done
 	fi
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	pids=
-	[ -n "$pmem" ] && rm -f "$pmem" && pmem=
+}
+
+# median: the median of the numbers on stdin ("nan" and blank lines left out).
+median() {
+	grep -v -e nan -e '^$' | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR) print (a[int((NR + 1) / 2)] + a[int(NR / 2) + 1]) / 2; else print "nan" }'
+}
+
+# The rounds: every variant's fleet in each, the order reversed every other
+# round (A B C, C B A, A B C, ...), so that a drift in the host's load
+# falls on every variant alike.
+header
+rev=
+for v in $variants; do rev="$v $rev"; done
+for r in $(seq 1 "$rounds"); do
+	order=$variants
+	[ $((r % 2)) -eq 0 ] && order=$rev
+	for v in $order; do
+		fleet "$v" "$r"
+	done
 done
+
+echo "# medians over all guests and rounds (g: how many guests gave figures)"
+header
+for v in $variants; do
+	n=$(awk -v v="$v" '$1 == v' "$BW/rows" | wc -l)
+	[ "$n" -gt 0 ] || continue
+	cols=
+	for c in $(seq 4 18); do
+		cols="$cols $(awk -v v="$v" -v c="$c" '$1 == v { print $c }' "$BW/rows" | median)"
+	done
+	# shellcheck disable=SC2059,SC2086
+	printf "$row_fmt" "$v" med "$n" $cols
+done
+# Boot to python3 against xipfs, paired: each round's median of a variant
+# over that round's median of xipfs, then the median of those ratios.
+if echo " $variants " | grep -q ' xipfs '; then
+	echo "# python_s / xipfs's, per round (medians of the round's guests) and their median"
+	printf '%-11s' variant
+	for r in $(seq 1 "$rounds"); do printf ' %7s' "r$r"; done
+	printf ' %7s\n' median
+	for v in $variants; do
+		[ "$v" = xipfs ] && continue
+		ratios=
+		for r in $(seq 1 "$rounds"); do
+			a=$(awk -v v="$v" -v r="$r" '$1 == v && $2 == r { print $4 }' "$BW/rows" | median)
+			b=$(awk -v r="$r" '$1 == "xipfs" && $2 == r { print $4 }' "$BW/rows" | median)
+			ratios="$ratios $(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "nan"; else printf "%.3f", a / b }')"
+		done
+		printf '%-11s' "$v"
+		# shellcheck disable=SC2086
+		printf ' %7s' $ratios
+		# shellcheck disable=SC2086
+		printf ' %7s\n' "$(printf '%s\n' $ratios | median)"
+	done
+fi
 echo "# MiB per guest. total_M: MemTotal; used_M: MemTotal - MemFree; avail_M: MemTotal - MemAvailable; usr_M: what" \
 	"hosting /usr costs the guest = memmap (nr_memmap_pages: the pmem device's struct pages)" \
 	"+ usrcache (page cache of /usr's files but /usr/src, mincore) + daemon (the xipfs" \
