@@ -586,6 +586,15 @@ static int xipmap_bar_pte(pte_t *pte, unsigned long addr, void *data)
  * frames: its PTE's protection is reused for the neighbours, set in one
  * pass over the page table under one PTE lock.  Holes (our zero page,
  * refcounted) and anything unexpected go page by page.
+ *
+ * That protection is read back from the faulting PTE (one walk of one
+ * address per fault) rather than computed here: it is vma->vm_page_prot,
+ * which mprotect() may change at any time but not during the fault, with
+ * the cache-mode bits the core's PAT lookup chose (track_pfn_insert() in
+ * 6.12).  Neither that nor lookup_memtype() is exported, devm_memremap()
+ * does not say which memory type its reservation got, and setting x86
+ * cache bits by hand would repeat arch code the core may change.  The
+ * PTE the core just wrote is its own answer.
  */
 static void xipmap_bar_around(struct vm_fault *vmf, struct xipmap_inode *xi,
 			      pgoff_t first, pgoff_t last)
