@@ -1146,11 +1146,17 @@ static int xipmap_pin_file(struct xipmap_seg *seg)
 	return 0;
 }
 
-/* The segment of a file attached already, with a reference. */
+/*
+ * The segment of a file attached already, with a reference.  The caller
+ * holds xipmap_files_lock, under which alone the list changes (a segment
+ * leaves it in xipmap_seg_release(), after its last reference went: hence
+ * kref_get_unless_zero()).
+ */
 static struct xipmap_seg *xipmap_find_file(struct inode *inode)
 {
 	struct xipmap_seg *seg;
 
+	lockdep_assert_held(&xipmap_files_lock);
 	list_for_each_entry(seg, &xipmap_files, node)
 		if (file_inode(seg->file) == inode &&
 		    kref_get_unless_zero(&seg->ref))
