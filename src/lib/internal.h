@@ -130,6 +130,12 @@ size_t xipfs_seg_pow2(size_t n);
  */
 int xipfs_seg_open_image(const char *path, int *in, size_t *len);
 int xipfs_seg_copy_image(const char *path, int out, size_t *size);
+/*
+ * Close image file @in of @path once its bytes are copied (@err: how the
+ * copy went, logged if it failed), dropping its pages from the page cache:
+ * the copy is what gets used.  Returns @err.
+ */
+int xipfs_seg_close_image(const char *path, int in, int err);
 int xipfs_seg_check_image(const void *base, size_t len, const char *path);
 int xipfs_seg_unlock_path(const char *path);
 

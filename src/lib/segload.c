@@ -91,11 +91,7 @@ static int fill_hugetlb(const char *path, int fd, const char *tmp,
 		close(in);
 		return err;
 	}
-	err = xipfs_pread_all(in, m, len, 0);
-	if (err)
-		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s", path,
-			  strerror(-err));
-	close(in);
+	err = xipfs_seg_close_image(path, in, xipfs_pread_all(in, m, len, 0));
 	if (!err)
 		err = check_copy(m, len, path, o);
 	munmap(m, size);

@@ -221,14 +221,8 @@ int xipfs_seg_check_image(const void *base, size_t len, const char *path)
 	return err;
 }
 
-/* Copy the image in @path to @out; the caller validates the copy. */
-int xipfs_seg_copy_image(const char *path, int out, size_t *size)
+int xipfs_seg_close_image(const char *path, int in, int err)
 {
-	int in, err = xipfs_seg_open_image(path, &in, size);
-
-	if (err)
-		return err;
-	err = copy_fd(in, out, *size);
 	/* The copy is what gets used: don't keep the file cached too. */
 	posix_fadvise(in, 0, 0, POSIX_FADV_DONTNEED);
 	close(in);
@@ -236,6 +230,16 @@ int xipfs_seg_copy_image(const char *path, int out, size_t *size)
 		xipfs_log(XIPFS_LOG_ERR, "%s: cannot copy the image into memory: %s", path,
 			  strerror(-err));
 	return err;
+}
+
+/* Copy the image in @path to @out; the caller validates the copy. */
+int xipfs_seg_copy_image(const char *path, int out, size_t *size)
+{
+	int in, err = xipfs_seg_open_image(path, &in, size);
+
+	if (err)
+		return err;
+	return xipfs_seg_close_image(path, in, copy_fd(in, out, *size));
 }
 
 int xipfs_segment_memfd(const char *path, struct xipfs_segment **out)

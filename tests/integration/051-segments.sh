@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Segments: load, list, stat; two daemons serve the same segment; the
 # segment and the private memfd cannot be written by root through any path
-# tried; unload refuses while in use.
+# tried; unload refuses while in use; a load, into tmpfs or hugetlbfs, leaves
+# the image file out of the page cache.
 . "$(dirname "$0")/lib.sh"
 need_fuse
 seg=test$$
@@ -96,3 +97,27 @@ printf '\xff' | dd of="$WORK/bad.img" bs=1 seek=$(( $(info_field "$WORK/img" met
 rc=0; "$XIPFSCTL" load "$WORK/bad.img" "$seg" 2>"$WORK/err" || rc=$?
 [ $rc -ne 0 ] && grep -q corrupt "$WORK/err" || fail "a corrupt image was loaded"
 [ -z "$(ls -A /dev/shm | grep "xipfs.$seg")" ] || fail "failed load left files"
+# A load leaves the image out of the page cache, into tmpfs and hugetlbfs
+# alike: the segment is the copy that gets used.  The image is written back
+# first (dirty pages cannot be dropped), then read in.  Huge pages come from
+# the surplus pool, raised for the test and put back after.
+need_cmd fincore util-linux
+cached() { sync "$WORK/img"; cat "$WORK/img" >/dev/null; }
+resident() { fincore -n -o PAGES "$WORK/img" | tr -d ' '; }
+cached
+[ "$(resident)" -gt 0 ] || fail "the image is not in the page cache after reading it"
+"$XIPFSCTL" load "$WORK/img" "$seg" || fail "load failed"
+[ "$(resident)" -eq 0 ] || fail "load into tmpfs left $(resident) pages of the image cached"
+"$XIPFSCTL" unload "$seg" || fail "unload failed"
+over=/proc/sys/vm/nr_overcommit_hugepages
+old_over=$(cat "$over")
+trap 'cleanup; echo "$old_over" >"$over"' EXIT
+echo $((old_over + 4)) >"$over"
+mkdir "$WORK/huge"
+mount -t hugetlbfs -o pagesize=2M none "$WORK/huge"
+cached
+"$XIPFSCTL" load --hugetlb "$WORK/huge" "$WORK/img" "$seg" || fail "load --hugetlb failed"
+[ "$(resident)" -eq 0 ] || fail "load into hugetlbfs left $(resident) pages of the image cached"
+cmp -n "$(stat -c %s "$WORK/img")" "$f" "$WORK/img" || fail "hugetlbfs segment content differs from the image"
+"$XIPFSCTL" unload "$seg" || fail "unload of the hugetlbfs segment failed"
+umount "$WORK/huge"
