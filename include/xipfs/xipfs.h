@@ -327,7 +327,8 @@ uint32_t xipfs_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
  * All @len bytes at @off of @fd, through short and interrupted calls: 0,
- * -errno, or -EIO when a read meets the end of the file.
+ * -errno, or -EIO when a read meets the end of the file or a write makes
+ * no progress.
  */
 int xipfs_pread_all(int fd, void *buf, size_t len, off_t off);
 int xipfs_pwrite_all(int fd, const void *buf, size_t len, off_t off);

@@ -267,6 +267,17 @@ static int wcommit(struct pool_writer *w, const struct xipfs_pool_label *labels,
 	return 0;
 }
 
+/* Write a header of the pool being made at @path; 0 or -errno, logged. */
+static int create_write(int fd, const char *path, const void *buf, size_t len, off_t off)
+{
+	int err = xipfs_pwrite_all(fd, buf, len, off);
+
+	if (err)
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot write %zu bytes at offset %lld: %s", path,
+			  len, (long long)off, strerror(-err));
+	return err;
+}
+
 int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 {
 	char dst[PATH_MAX], tmp[PATH_MAX];
@@ -301,9 +312,18 @@ int xipfs_pool_create(const char *name, uint64_t size, unsigned page_shift)
 	sb.s_crc = xipfs_cpu_to_le32(xipfs_crc32c(0, &sb, sizeof(sb)));
 	memcpy(hdr.p_magic, XIPFS_POOL_MAGIC_STR, 8);
 	hdr.p_create_time = sb.s_build_time;
-	if (ftruncate(fd, (off_t)size) < 0 || pwrite(fd, &sb, sizeof(sb), 0) != sizeof(sb) ||
-	    pwrite(fd, &hdr, sizeof(hdr), XIPFS_POOL_OFFSET) != sizeof(hdr) ||
-	    fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0) {
+		err = -errno;
+		xipfs_log(XIPFS_LOG_ERR, "%s: cannot size to %llu bytes: %s", tmp,
+			  (unsigned long long)size, strerror(errno));
+		goto out;
+	}
+	err = create_write(fd, tmp, &sb, sizeof(sb), 0);
+	if (!err)
+		err = create_write(fd, tmp, &hdr, sizeof(hdr), XIPFS_POOL_OFFSET);
+	if (err)
+		goto out;
+	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0444) < 0) {
 		err = -errno;
 		xipfs_log(XIPFS_LOG_ERR, "%s: %s", tmp, strerror(errno));
 		goto out;

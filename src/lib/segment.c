@@ -129,8 +129,8 @@ int xipfs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n <= 0)	/* 0: no progress, which retrying would not change */
+			return n < 0 ? -errno : -EIO;
 		buf = (const uint8_t *)buf + n;
 		len -= (size_t)n;
 		off += n;

@@ -6,9 +6,12 @@
  * update and a remove change what a label names, a full pool refuses and
  * commits nothing, and the reader refuses each damaged field of the
  * header and directory (CRC re-sealed, so the field check is what refuses
- * it) with a message naming the offset.
+ * it) with a message naming the offset.  Creating a pool writes its
+ * headers whole through short writes, and a failed write is refused with
+ * a message naming the file and offset.
  */
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +25,31 @@
 #include "xipfs/pool.h"
 
 static struct timg *tx, *ty;
+
+/*
+ * pwrite() as the library sees it, for xipfs_pool_create(): every call
+ * short (7 bytes at most), or the one at the pool header's offset failing
+ * with EIO or writing nothing.
+ */
+static enum { PW_REAL, PW_SHORT, PW_EIO_HDR, PW_ZERO_HDR } pw_mode;
+
+ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+
+	if (!real_pwrite)
+		real_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))
+			dlsym(RTLD_NEXT, "pwrite");
+	if (pw_mode == PW_SHORT && len > 7)
+		len = 7;
+	if (off == XIPFS_POOL_OFFSET && pw_mode == PW_EIO_HDR) {
+		errno = EIO;
+		return -1;
+	}
+	if (off == XIPFS_POOL_OFFSET && pw_mode == PW_ZERO_HDR)
+		return 0;
+	return real_pwrite(fd, buf, len, off);
+}
 static char name[64], px[PATH_MAX], py[PATH_MAX];
 
 static void write_image(struct timg *t, char *path)
@@ -187,6 +215,41 @@ START_TEST(test_full)
 }
 END_TEST
 
+/* Headers written seven bytes at a time make the same pool. */
+START_TEST(test_create_short_writes)
+{
+	struct xipfs_pool_add_stats st;
+
+	xipfs_segment_unload(name);
+	pw_mode = PW_SHORT;
+	ck_assert_int_eq(xipfs_pool_create(name, 1 << 20, 12), 0);
+	pw_mode = PW_REAL;
+	ck_assert_str_eq(timg_log(), "");
+	ck_assert_int_eq(xipfs_pool_add(name, px, "x", &st), 0);
+	check_label(tx, "x");
+}
+END_TEST
+
+/* A header write that fails or makes no progress: refused, naming file and offset. */
+START_TEST(test_create_write_fails)
+{
+	char want[128];
+	int mode;
+
+	snprintf(want, sizeof(want), "xipfs.%s.", name);
+	for (mode = PW_EIO_HDR; mode <= PW_ZERO_HDR; mode++) {
+		xipfs_segment_unload(name);
+		timg_log_capture();
+		pw_mode = mode;
+		ck_assert_int_eq(xipfs_pool_create(name, 1 << 20, 12), -EIO);
+		pw_mode = PW_REAL;
+		ck_assert_ptr_nonnull(strstr(timg_log(), want));
+		ck_assert_ptr_nonnull(strstr(timg_log(), ": cannot write 64 bytes at offset 512: "));
+		ck_assert_int_eq(xipfs_segment_unload(name), -ENOENT);
+	}
+}
+END_TEST
+
 /* Re-seal the directory's CRC after a change, as a writer would. */
 static void seal_dir(uint8_t *b, uint64_t dir)
 {
@@ -292,7 +355,8 @@ END_TEST
 
 int main(void)
 {
-	const struct TTest *tests[] = { test_add, test_update_remove, test_full, test_damage, NULL };
+	const struct TTest *tests[] = { test_add, test_update_remove, test_full, test_damage,
+					test_create_short_writes, test_create_write_fails, NULL };
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "SKIP check_pool: pools are root's (/dev/shm, chown)\n");
