@@ -66,6 +66,8 @@ extern const struct fuse_lowlevel_ops xipfs_ops;
 /* -o stats (stats.c): xipfs_ops, each request counted and timed. */
 extern const struct fuse_lowlevel_ops xipfs_counted_ops;
 int xipfs_stats_start(void);
+/* Before fuse_daemonize(): SIGUSR1's line goes to the kernel log from now on. */
+void xipfs_stats_background(void);
 void xipfs_stats_log(void);
 
 /*

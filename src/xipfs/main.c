@@ -81,7 +81,8 @@ static void usage(FILE *f)
 "                           xipmap helper and FUSE passthrough; default auto)\n"
 "    -o allow_other         let other users access the mount\n"
 "    -o suid, -o dev        honour setuid bits / device files (off by default)\n"
-"    -o stats               count requests by type: printed on SIGUSR1 and at exit\n"
+"    -o stats               count requests by type: printed on SIGUSR1 (to stderr,\n"
+"                           or the kernel log in the background) and at exit\n"
 "    -o mt                  serve requests with libfuse's multithreaded loop\n"
 "                           (-o max_threads, max_idle_threads and clone_fd tune\n"
 "                           it); the default is one thread, which answers sooner\n"
@@ -257,6 +258,8 @@ static int serve(struct xipfs_state *s, struct fuse_args *args,
 	if (!opts->foreground) {
 		openlog("xipfs", LOG_PID, LOG_DAEMON);
 		use_syslog = true;
+		if (stats)
+			xipfs_stats_background();
 	}
 	fuse_daemonize(opts->foreground);
 	if (conf->selfmap) {

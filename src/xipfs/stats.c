@@ -8,7 +8,11 @@
  * daemon's.  The counted ops table wraps the plain one, so a daemon
  * without -o stats pays nothing.  The table is printed on SIGUSR1 and at
  * exit; bench/startup.sh reads it to count what one python start asks for.
+ * A daemon in the background has no stderr (fuse_daemonize() points it at
+ * /dev/null): its SIGUSR1 line goes to the kernel log, where an initramfs
+ * daemon's is the only log there is, and a guest reads it with dmesg.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -218,16 +222,26 @@ static size_t stats_format(char *buf)
 
 #define XIPFS_STATS_MAX 2048	/* 17 types of at most 55 bytes, and room */
 
+/* Where SIGUSR1's line goes: stderr, or /dev/kmsg once in the background. */
+static int stats_fd = STDERR_FILENO;
+
 static void stats_signal(int sig)
 {
 	static char buf[XIPFS_STATS_MAX];
-	size_t len;
+	char *p = buf;
 
 	(void)sig;
-	memcpy(buf, "xipfs: ", 7);
-	len = 7 + stats_format(buf + 7);
-	buf[len++] = '\n';
-	if (write(STDERR_FILENO, buf, len) < 0)
+	if (stats_fd != STDERR_FILENO) {
+		/* The kernel log's level (info) and whose line it is. */
+		p = put_str(p, "<6>xipfs[");
+		p = put_u64(p, (uint64_t)getpid());
+		p = put_str(p, "]: ");
+	} else {
+		p = put_str(p, "xipfs: ");
+	}
+	p += stats_format(p);
+	*p++ = '\n';
+	if (write(stats_fd, buf, (size_t)(p - buf)) < 0)
 		return;		/* nowhere to say it */
 }
 
@@ -237,6 +251,14 @@ int xipfs_stats_start(void)
 
 	sigemptyset(&sa.sa_mask);
 	return sigaction(SIGUSR1, &sa, NULL);
+}
+
+void xipfs_stats_background(void)
+{
+	/* Unless the kernel log is writable (root), the line goes nowhere. */
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+
+	stats_fd = fd >= 0 ? fd : STDERR_FILENO;
 }
 
 void xipfs_stats_log(void)
