@@ -15,6 +15,12 @@
 enum xip_mode { XIP_OFF, XIP_AUTO, XIP_ON };
 
 /*
+ * -o xip_idle=N: backing files nothing has open stay registered, the least
+ * recently used closed first beyond N (xip.c says why).
+ */
+#define XIP_IDLE_DEFAULT	4096
+
+/*
  * An open regular file.  fi->fh is 0 or points at one: the kernel hands
  * fi->fh back unchanged in read, lseek and release of that open (a
  * uint64_t holds any pointer).  It is 0 for directories and for every file
@@ -56,6 +62,7 @@ struct xipfs_state {
 	size_t xip_buckets, xip_entries;
 	struct xip_backing *xip_idle_first, *xip_idle_last;	/* nothing open */
 	size_t xip_idle;
+	size_t xip_idle_max;		/* -o xip_idle: idle ones kept at most */
 };
 
 /* Free the state of files still open when the daemon stops. */
@@ -65,7 +72,7 @@ extern const struct fuse_lowlevel_ops xipfs_ops;
 
 /* -o stats (stats.c): xipfs_ops, each request counted and timed. */
 extern const struct fuse_lowlevel_ops xipfs_counted_ops;
-int xipfs_stats_start(void);
+int xipfs_stats_start(const struct xipfs_state *s);
 /* Before fuse_daemonize(): SIGUSR1's line goes to the kernel log from now on. */
 void xipfs_stats_background(void);
 void xipfs_stats_log(void);

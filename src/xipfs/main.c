@@ -26,6 +26,7 @@ struct conf {
 	char *xip;
 	char *read;
 	char *selfmap;
+	char *xip_idle;
 	int stats;
 	int mt;
 	int nonopts;
@@ -33,6 +34,7 @@ struct conf {
 
 static const struct fuse_opt conf_opts[] = {
 	{ "xip=%s", offsetof(struct conf, xip), 0 },
+	{ "xip_idle=%s", offsetof(struct conf, xip_idle), 0 },
 	{ "stats", offsetof(struct conf, stats), 1 },
 	{ "mt", offsetof(struct conf, mt), 1 },
 	{ "selfmap=%s", offsetof(struct conf, selfmap), 0 },
@@ -81,6 +83,8 @@ static void usage(FILE *f)
 "                           xipmap helper and FUSE passthrough; default auto)\n"
 "    -o allow_other         let other users access the mount\n"
 "    -o suid, -o dev        honour setuid bits / device files (off by default)\n"
+"    -o xip_idle=N          backing files of closed files kept ready for the next\n"
+"                           open, at most (default %d; 0 closes each at once)\n"
 "    -o stats               count requests by type: printed on SIGUSR1 (to stderr,\n"
 "                           or the kernel log in the background) and at exit\n"
 "    -o mt                  serve requests with libfuse's multithreaded loop\n"
@@ -89,7 +93,7 @@ static void usage(FILE *f)
 "    -o selfmap=DIR         run from the mount: DIR is where it appears later (/usr\n"
 "                           for a daemon started from an initramfs, whose copies of\n"
 "                           the program and its libraries are then freed)\n"
-"\n");
+"\n", XIP_IDLE_DEFAULT);
 }
 
 /*
@@ -122,6 +126,20 @@ static int parse_conf(struct xipfs_state *s, struct conf *conf,
 	} else {
 		fprintf(stderr, "xipfs: -o xip=%s: expected auto, on or off\n", conf->xip);
 		return 2;
+	}
+	s->xip_idle_max = XIP_IDLE_DEFAULT;
+	if (conf->xip_idle) {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(conf->xip_idle, &end, 10);
+		if (errno || end == conf->xip_idle || *end || conf->xip_idle[0] == '-') {
+			fprintf(stderr, "xipfs: -o xip_idle=%s: expected a count of files (0 or more)\n",
+				conf->xip_idle);
+			return 2;
+		}
+		s->xip_idle_max = n;
 	}
 	if (conf->mt && opts->singlethread) {
 		fprintf(stderr, "xipfs: -s and -o mt contradict each other: one thread, or libfuse's multithreaded loop?\n");
@@ -247,7 +265,7 @@ static int serve(struct xipfs_state *s, struct fuse_args *args,
 		return 1;
 	if (fuse_set_signal_handlers(s->se))
 		goto out_session;
-	if (stats && xipfs_stats_start()) {
+	if (stats && xipfs_stats_start(s)) {
 		fprintf(stderr, "xipfs: -o stats: SIGUSR1: %s\n", strerror(errno));
 		goto out_signals;
 	}
@@ -332,6 +350,7 @@ out:
 	free(conf.xip);
 	free(conf.read);
 	free(conf.selfmap);
+	free(conf.xip_idle);
 	fuse_opt_free_args(&args);
 	return ret;
 }

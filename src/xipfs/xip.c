@@ -12,7 +12,7 @@
  * kernel insists that all passthrough opens of an inode use one backing
  * file, and sharing it keeps one set of frames per content.  The backing
  * id is registered at the first open and kept after the last release, up
- * to XIP_IDLE_MAX idle ones; open files and mappings hold their own
+ * to -o xip_idle idle ones; open files and mappings hold their own
  * references in the kernel, so nothing the daemon does later (even dying)
  * can pull a page from under them.
  */
@@ -47,13 +47,12 @@ struct xip_backing {
 
 /*
  * Backing files nothing has open stay registered, the least recently
- * used closed first beyond this many: a program that opens the same files
- * at every start (python, its modules) finds them ready, instead of the
- * daemon making each one again (an xipmap ioctl and a passthrough open
- * per file).  Each costs the kernel a file and its page list, no data.
+ * used closed first beyond s->xip_idle_max (-o xip_idle): a program that
+ * opens the same files at every start (python, its modules) finds them
+ * ready, instead of the daemon making each one again (an xipmap ioctl and
+ * a passthrough open per file).  Each costs the kernel a file, an inode
+ * and its page list, no data.
  */
-#define XIP_IDLE_MAX	4096
-
 static void idle_del(struct xipfs_state *s, struct xip_backing *b)
 {
 	*(b->idle_prev ? &b->idle_prev->idle_next : &s->xip_idle_first) = b->idle_next;
@@ -333,7 +332,7 @@ void xip_release(struct xipfs_state *s, fuse_req_t req, struct xipfs_open *of)
 	pp = xip_find(s, &of->ino);
 	if (pp && *pp && (*pp)->backing_id == of->backing_id && --(*pp)->opens == 0)
 		idle_add(s, *pp);
-	if (s->xip_idle > XIP_IDLE_MAX) {
+	if (s->xip_idle > s->xip_idle_max) {
 		b = s->xip_idle_first;
 		idle_del(s, b);
 		pp = xip_find_key(s, b->offset, b->count, b->size);
