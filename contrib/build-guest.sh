@@ -116,6 +116,17 @@ if [ ! -e "$cache/install.stamp" ]; then
 		>"$root/etc/initramfs-tools/modules"
 	run update-initramfs -u -k "$kver" >>"$cache/install.log" 2>&1 ||
 		die "update-initramfs failed; see $cache/install.log"
+	# What systemd redoes at a boot after /usr changed (ConditionNeedsUpdate:
+	# ldconfig.service, systemd-journal-catalog-update.service, ...), done
+	# once here, and systemd-update-done's stamps in /etc and /var naming
+	# /usr's mtime (which the xipfs and EROFS images keep to the
+	# nanosecond).  Otherwise every boot of the root disk (a snapshot: the
+	# stamps of a boot are thrown away) runs them again: in a TCG guest
+	# ldconfig opened every library for about 50 s and the catalog update
+	# read its files a line and an isatty() (a FUSE ioctl) at a time.
+	run sh -c 'ldconfig && journalctl --update-catalog && systemd-sysusers &&
+		/usr/lib/systemd/systemd-update-done' >>"$cache/install.log" 2>&1 ||
+		die "the first-boot updates failed in $root; see $cache/install.log"
 	rm -f "$cache/images.stamp"
 	touch "$cache/install.stamp"
 fi
