@@ -16,9 +16,15 @@ enum xip_mode { XIP_OFF, XIP_AUTO, XIP_ON };
 
 /*
  * -o xip_idle=N: backing files nothing has open stay registered, the least
- * recently used closed first beyond N (xip.c says why).
+ * recently used closed first beyond N (xip.c says why).  A Debian 13 guest
+ * opened 316 different contents from boot to a python3 prompt and 395
+ * with python's imports, gcc and dpkg -l, each costing the guest about
+ * 1.6 KiB of slab (its inode, dentry and file, the passthrough and page
+ * list records: 1003 more kept files measured 1592 KiB more Slab than with
+ * xip_idle=64).  512 keeps such a working set for 0.8 MiB at most, where
+ * 4096 let a walk over /usr hold 6.4 MiB.
  */
-#define XIP_IDLE_DEFAULT	4096
+#define XIP_IDLE_DEFAULT	512
 
 /*
  * An open regular file.  fi->fh is 0 or points at one: the kernel hands
