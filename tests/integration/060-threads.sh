@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon serves with one thread by default, and with libfuse's
 # multithreaded loop under -o mt; -s with -o mt is refused.  Both serve
-# the same bytes under concurrent readers.
+# the same bytes under concurrent readers.  -o cpus=LIST confines every
+# daemon thread to those CPUs; a bad list is refused before mounting.
 . "$(dirname "$0")/lib.sh"
 need_fuse
 mkdir -p "$WORK/src/d"
@@ -50,3 +51,26 @@ rc=0
 grep -q -- '-o mt' "$WORK/both.log" || fail "-s -o mt: no message naming -o mt: $(cat "$WORK/both.log")"
 ! mountpoint -q "$WORK/both" || fail "-s -o mt mounted"
 "$XIPFS" --help | grep -q -- '-o mt' || fail "--help does not describe -o mt"
+
+# -o cpus: the last CPU this test may use, so that the set differs from the
+# inherited one wherever there are two CPUs; every thread of an -o mt
+# daemon (libfuse's workers start after the option took effect) has it.
+cpu=$(taskset -c -p $$ | sed 's/.*: //; s/.*[,-]//')
+serve cpus -o "mt,cpus=$cpu"
+readers cpus
+for t in /proc/"$DAEMON_PID"/task/*; do
+	got=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$t/status")
+	[ "$got" = "$cpu" ] || fail "-o cpus=$cpu: thread ${t##*/} may run on CPUs $got"
+done
+fusermount3 -u "$WORK/cpus"
+wait "$DAEMON_PID" || fail "-o cpus daemon exit status $?"
+# refused: bad syntax (status 2, as any bad option) and no such CPU (1)
+for bad in "x:2" "1-:2" "2-1:2" "4096:2" "1023:1"; do
+	rc=0
+	"$XIPFS" -o "cpus=${bad%:*}" "$WORK/img" "$WORK/both" 2>"$WORK/both.log" || rc=$?
+	[ "$rc" = "${bad#*:}" ] || fail "-o cpus=${bad%:*}: exit status $rc, expected ${bad#*:}"
+	grep -q -- "-o cpus=${bad%:*}" "$WORK/both.log" ||
+		fail "-o cpus=${bad%:*}: no message naming the option: $(cat "$WORK/both.log")"
+	! mountpoint -q "$WORK/both" || fail "-o cpus=${bad%:*} mounted"
+done
+"$XIPFS" --help | grep -q -- '-o cpus' || fail "--help does not describe -o cpus"
