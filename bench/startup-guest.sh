@@ -14,6 +14,7 @@
 #
 #   make bench-startup-guest           # ROUNDS=7 RUNS=3 by default
 #   ICOUNT=0 make bench-startup-guest  # guest time counts instructions
+#   SMP=2 make bench-startup-guest     # daemons on a vCPU of their own
 #
 # Other work on the machine makes TCG timings noisy: compare the ratios of
 # one run, not absolute times across runs.  ICOUNT=N runs QEMU with
@@ -24,6 +25,14 @@
 # context switch (its TLB flushed and refilled) weighs on every FUSE round
 # trip: an ioctl took 650 us more than on tmpfs in one run, and 26 us of
 # instructions under -icount.
+#
+# SMP=N (N >= 2) is the guest configuration that avoids those switches: N
+# vCPUs, every daemon on the last (xipfs -o cpus), python and the peers
+# pinned to the others alike.  A request then wakes the daemon on its own
+# vCPU, and neither vCPU changes address space.  QEMU runs all vCPUs in one
+# host thread (-accel tcg,thread=single) then: with a thread each, waking
+# the idle vCPU waits for the host to run its thread, milliseconds on a
+# loaded 2-CPU host, where one thread hands over for nothing.
 set -u
 : "${top_srcdir:?run through make bench-startup-guest}"
 . "$top_srcdir/tests/vm/xip-lib.sh"
@@ -32,6 +41,12 @@ command -v mkfs.erofs >/dev/null || vm_skip "mkfs.erofs not found (contrib/insta
 xip_prepare
 ROUNDS=${ROUNDS:-7}
 RUNS=${RUNS:-3}
+SMP=${SMP:-1}
+case $SMP in
+1) dcpu= pin= ;;
+[2-9]) dcpu=,cpus=$((SMP - 1)) pin="taskset -c 0-$((SMP - 2))" ;;
+*) echo "bench/startup-guest.sh: SMP=$SMP: expected 1 to 9" >&2; exit 2 ;;
+esac
 dir=$(mktemp -d "$top_builddir/bench-startup-guest.XXXXXX") || exit 1
 pmem=$(mktemp /dev/shm/xipfs-bench-pmem.XXXXXX) || exit 1
 trap 'rm -rf "$dir" "$pmem"' EXIT
@@ -40,22 +55,31 @@ cp "$XIP_SEG" "$dir/seg" || exit 1
 mkfs.erofs --quiet -Enoinline_data "$dir/erofs" "$XIP_TREE" >/dev/null || exit 1
 vm_pmem_file "$dir/erofs" "$pmem" || exit 1
 vm_modules
-py="/usr/bin/python3 $top_srcdir/bench/startup.py"
+py="$pin /usr/bin/python3 $top_srcdir/bench/startup.py"
 
 cat >"$dir/guest.sh" <<EOF
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 $(xip_guest_lib)
 insmod $XIPMAP_KO || exit 1
-$(xip_mount_cmd a /tmp/a xip=on "ivshmem:$XIP_UUID")
-$(xip_mount_cmd m /tmp/m xip=on,mt "ivshmem:$XIP_UUID")
-$(xip_mount_cmd c /tmp/c xip=off "ivshmem:$XIP_UUID")
-$(xip_mount_cmd sa /tmp/sa xip=on,stats "ivshmem:$XIP_UUID")
-$(xip_mount_cmd sc /tmp/sc xip=off,stats "ivshmem:$XIP_UUID")
+$(xip_mount_cmd a /tmp/a xip=on$dcpu "ivshmem:$XIP_UUID")
+$(xip_mount_cmd m /tmp/m xip=on,mt$dcpu "ivshmem:$XIP_UUID")
+$(xip_mount_cmd c /tmp/c xip=off$dcpu "ivshmem:$XIP_UUID")
+$(xip_mount_cmd sa /tmp/sa xip=on,stats$dcpu "ivshmem:$XIP_UUID")
+$(xip_mount_cmd sc /tmp/sc xip=off,stats$dcpu "ivshmem:$XIP_UUID")
 $(vm_erofs_dax_cmd /tmp/e)
 mkdir -p /tmp/t
 mount -t tmpfs -o size=512m tmpfs /tmp/t || exit 1
 cp -a $XIP_TREE/usr /tmp/t/ || exit 1
-echo "== python3 start + 9 imports in the guest, $ROUNDS rounds of $RUNS interleaved sweeps"
+# The host's /proc, under the guest's own: QEMU's vCPU threads for
+# startup.py (XIPFS_VM_TASKS).
+mkdir -p /tmp/h && mount --bind / /tmp/h || exit 1
+for p in /tmp/h/proc/[0-9]*; do
+	[ "\$(cat \$p/comm 2>/dev/null)" = qemu-system-x86 ] &&
+		tr '\\0' ' ' <\$p/cmdline 2>/dev/null | grep -q "xipfs.work=\$PWD " &&
+		export XIPFS_VM_TASKS=\$p/task
+done
+[ -n "\${XIPFS_VM_TASKS:-}" ] || { echo "FAIL: QEMU's process not found in the host's /proc"; exit 1; }
+echo "== python3 start + 9 imports in the guest ($SMP vCPU${pin:+, daemons on vCPU $((SMP - 1)), python on the others}), $ROUNDS rounds of $RUNS interleaved sweeps"
 $py $ROUNDS $RUNS tmpfs=/tmp/t/usr xip=/tmp/a/usr@\$(cat a.pid) xip-mt=/tmp/m/usr@\$(cat m.pid) \
 	xip-off=/tmp/c/usr@\$(cat c.pid) erofs-dax=/tmp/e/usr || exit 1
 echo
@@ -69,12 +93,14 @@ echo "== per-call cost in the guest"
 $py latency $ROUNDS tmpfs=/tmp/t xip=/tmp/a xip-mt=/tmp/m xip-off=/tmp/c erofs-dax=/tmp/e || exit 1
 for m in a m c sa sc; do umount /tmp/\$m || exit 1; done
 umount /tmp/e
+umount /tmp/h
 EOF
 # The machine is shared: give the guest (QEMU's vCPU thread) the first
 # claim on a CPU, as bench/startup.sh does for its runs, so that the
 # guest's clock, which is the host's, counts less of other work.
 renice -n -20 $$ >/dev/null
-set -- --qemu-arg "$(vm_pmem_qemu "$pmem")"
+set -- --qemu-arg "$(vm_pmem_qemu "$pmem")" --qemu-arg "-name startup-guest,debug-threads=on"
 [ -z "${ICOUNT:-}" ] || set -- "$@" --qemu-arg "-icount shift=$ICOUNT"
+[ "$SMP" = 1 ] || set -- "$@" --smp "$SMP" --accel tcg,thread=single
 vm_boot --name startup-guest --mem 1024M,slots=2,maxmem=4G --timeout 3600 --work "$dir" \
 	--ivshmem "$dir/seg" "$@" -- ". ./guest.sh"

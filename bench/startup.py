@@ -14,7 +14,11 @@ tmpfs); "x paired", the median over the sweeps of the ratio of a start to
 the reference's start in the same sweep, which a load that comes and goes
 disturbs least; and the CPU time per start, python's own (user + system,
 which holds the kernel's FUSE work) plus the daemon's (clock ticks, summed
-over all runs).  The interpreter is Debian's /usr/bin/python3, whose
+over all runs).  In a QEMU guest whose host /proc is at hand,
+XIPFS_VM_TASKS=/proc/QEMU_PID/task (the host's, seen from the guest) adds
+the CPU time the host spent in QEMU's vCPU threads during each start
+("vm cpu": what the start cost the emulator, which other work on the host
+does not stretch as it stretches the guest's clock).  The interpreter is Debian's /usr/bin/python3, whose
 stdlib a PYTHONHOME elsewhere must match (ENVIRONMENT.md).
 
 "requests" starts python twice on a daemon mounted with -o stats (cold,
@@ -44,16 +48,46 @@ def daemon_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def vcpu_files():
+    """The schedstat files of the vCPU threads of XIPFS_VM_TASKS (named
+    "CPU N/TCG" or "ALL CPUs/TCG" under -name ...,debug-threads=on), open."""
+    d = os.environ.get("XIPFS_VM_TASKS")
+    if not d:
+        return []
+    fds = []
+    for t in os.listdir(d):
+        try:
+            with open(f"{d}/{t}/comm") as f:
+                if f.read().rstrip().endswith("/TCG"):
+                    fds.append(os.open(f"{d}/{t}/schedstat", os.O_RDONLY))
+        except OSError:
+            pass                            # a thread that ended meanwhile
+    if not fds:
+        sys.exit(f"startup.py: XIPFS_VM_TASKS={d}: no vCPU thread (QEMU without debug-threads=on?)")
+    return fds
+
+
+VCPUS = vcpu_files()
+
+
+def vcpu_ns():
+    """Nanoseconds the host ran the vCPU threads so far (0 without them)."""
+    return sum(int(os.pread(fd, 64, 0).split()[0]) for fd in VCPUS)
+
+
 def start(home):
-    """Wall time and the child's CPU time (user + system) of one start."""
+    """Wall time, the child's CPU time (user + system) and the vCPU time
+    (0 unless XIPFS_VM_TASKS) of one start, in seconds."""
     env = {"PYTHONHOME": home, "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
+    v0 = vcpu_ns()
     t0 = time.perf_counter()
     p = subprocess.Popen([PY, "-c", WORK], env=env)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    vcpu = (vcpu_ns() - v0) / 1e9
     if status:
         sys.exit(f"startup.py: python3 with PYTHONHOME={home} failed ({status:#x})")
-    return wall, ru.ru_utime + ru.ru_stime
+    return wall, ru.ru_utime + ru.ru_stime, vcpu
 
 
 def startup(rounds, runs, variants):
@@ -62,6 +96,8 @@ def startup(rounds, runs, variants):
     ref_name = variants[0][0]
     times = {name: [] for name, _, _ in variants}
     paired = {name: [] for name, _, _ in variants}
+    vtimes = {name: [] for name, _, _ in variants}
+    vpaired = {name: [] for name, _, _ in variants}
     cpu = {name: 0.0 for name, _, _ in variants}
     ticks = {name: 0 for name, _, _ in variants}
     for name, home, _ in variants:         # warm every cache first
@@ -71,15 +107,20 @@ def startup(rounds, runs, variants):
     for _ in range(rounds * runs):
         random.shuffle(order)
         sweep = {}
+        vsweep = {}
         for name, home, pid in order:
             t0 = daemon_ticks(pid)
-            wall, c = start(home)
+            wall, c, v = start(home)
             ticks[name] += daemon_ticks(pid) - t0
             times[name].append(wall)
+            vtimes[name].append(v)
             cpu[name] += c
             sweep[name] = wall
+            vsweep[name] = v
         for name in sweep:
             paired[name].append(sweep[name] / sweep[ref_name])
+            if VCPUS:
+                vpaired[name].append(vsweep[name] / vsweep[ref_name])
     n = rounds * runs
     hz = os.sysconf("SC_CLK_TCK")
     ref = statistics.median(times[ref_name])
@@ -94,6 +135,16 @@ def startup(rounds, runs, variants):
               f" {best / ref_best:7.3f} {statistics.median(paired[name]):9.3f}"
               f" {c * 1e3:10.2f} {d * 1e3:10.2f} {(c + d) / ref_cpu:6.3f}")
     print(f"({rounds} rounds of {runs} sweeps: {n} starts a variant; x: ratio to {ref_name})")
+    if VCPUS:
+        vref, vref_best = statistics.median(vtimes[ref_name]), min(vtimes[ref_name])
+        print(f"\n{'variant':<16} {'vm cpu ms':>10} {'best ms':>8} {'x median':>9} {'x best':>7}"
+              f" {'x paired':>9}")
+        for name, _, _ in variants:
+            med, best = statistics.median(vtimes[name]), min(vtimes[name])
+            print(f"{name:<16} {med * 1e3:10.2f} {best * 1e3:8.2f} {med / vref:9.3f}"
+                  f" {best / vref_best:7.3f} {statistics.median(vpaired[name]):9.3f}")
+        print("(vm cpu: the host's CPU time in QEMU's vCPU threads during each start,"
+              " XIPFS_VM_TASKS)")
 
 
 def per_op(fn, n):

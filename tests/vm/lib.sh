@@ -32,6 +32,8 @@
 #	Options:
 #	  --mem SIZE         guest RAM (default 512M)
 #	  --smp N            vCPUs (default $XIPFS_VM_SMP or 1)
+#	  --accel ACCEL      QEMU's -accel argument (default tcg), e.g.
+#	                     tcg,thread=single: every vCPU in one host thread
 #	  --timeout SEC      kill the guest after SEC s (default $XIPFS_VM_TIMEOUT or 180)
 #	  --name NAME        names the log file (default vm); use distinct names for
 #	                     guests running at once
@@ -218,6 +220,7 @@ vm_boot() {
 	[ -n "${VM_INITRD:-}" ] || vm_require
 	vm_mem=512M
 	vm_smp=${XIPFS_VM_SMP:-1}
+	vm_accel=tcg
 	vm_timeout=${XIPFS_VM_TIMEOUT:-180}
 	vm_name=vm
 	vm_work=
@@ -229,6 +232,7 @@ vm_boot() {
 		case $1 in
 		--mem) vm_mem=$2; shift 2 ;;
 		--smp) vm_smp=$2; shift 2 ;;
+		--accel) vm_accel=$2; shift 2 ;;
 		--timeout) vm_timeout=$2; shift 2 ;;
 		--name) vm_name=$2; shift 2 ;;
 		--work) vm_work=$2; shift 2 ;;
@@ -258,7 +262,7 @@ vm_boot() {
 	printf '%s\n' "$*" >"$vm_work/run.sh"
 
 	# shellcheck disable=SC2086
-	set -- -accel tcg -cpu max -m "$vm_mem" -smp "$vm_smp" \
+	set -- -accel "$vm_accel" -cpu max -m "$vm_mem" -smp "$vm_smp" \
 		-nodefaults -no-reboot -display none -monitor none \
 		-serial "file:$vm_work/console" \
 		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
