@@ -287,47 +287,6 @@ static void prune_lower(struct image *im, struct node *dir, uint32_t layer)
 	}
 }
 
-/*
- * The directory holding the last component of @path, created as needed
- * (an implicit directory written by @layer); the last component in
- * *@name, *@len.  NULL with a message for '..' or a path through a file.
- */
-static struct node *parent_of(struct image *im, struct node *root, const char *path,
-			      uint32_t layer, const char *where, const char **name, size_t *len)
-{
-	struct node *cur = root;
-	size_t l;
-
-	*len = 0;
-	for (; (l = path_next(&path)); path += l) {
-		const char *why = name_bad(path, l), *rest = path + l;
-		struct node *next;
-
-		if (why) {
-			die_path(im->b, where, "%s", why);
-			return NULL;
-		}
-		if (!path_next(&rest)) {
-			*name = path;
-			*len = l;
-			return cur;
-		}
-		next = index_find(&im->index, cur, path, l);
-		if (next && (next->link || !S_ISDIR(next->mode))) {
-			die_path(im->b, where, "entry path runs through a non-directory");
-			return NULL;
-		}
-		if (!next) {
-			next = add_kid(im, cur, path, l);
-			next->mode = S_IFDIR | 0755;
-			next->mtime = root->mtime;
-			next->layer = layer;
-		}
-		cur = next;
-	}
-	return cur;		/* the root itself: *len == 0 */
-}
-
 static void file_source(struct layer *l, size_t index, struct node *n)
 {
 	if (index >= l->capfiles) {
@@ -404,7 +363,7 @@ static int apply_entry(struct image *im, struct node *root, struct archive_entry
 		whiteout(im, path, layer);
 		return 0;
 	}
-	dir = parent_of(im, root, path, layer, where, &name, &len);
+	dir = entry_parent(im->b, &im->index, root, path, layer, where, &name, &len);
 	if (!dir)
 		return -EINVAL;
 	if (!len) {	/* the root directory's own entry */
@@ -480,8 +439,8 @@ static int layer_pass(struct image *im, struct node *root, uint32_t li, bool dat
 				       r == ARCHIVE_WARN); index++) {
 		const char *p = archive_entry_pathname(e);
 
-		snprintf(where, sizeof(where), "%s: layer %u: entry '%s'", im->label, li + 1,
-			 p ? p : "");
+		snprintf(where, sizeof(where), "%s: layer %u: at byte %lld: entry '%s'", im->label,
+			 li + 1, (long long)archive_read_header_position(in.a), p ? p : "");
 		if (!data) {
 			err = apply_entry(im, root, e, li, index, where);
 		} else if (index < l->nfiles && l->files[index] && !l->files[index]->dead) {

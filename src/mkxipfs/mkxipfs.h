@@ -150,8 +150,6 @@ bool excluded(const struct opts *o, const char *rel);
  * separators and "." components are skipped.  Its length; 0 at the end.
  */
 size_t path_next(const char **path);
-/* Why an archive entry's component @name cannot be stored, or NULL. */
-const char *name_bad(const char *name, size_t len);
 /*
  * The archive inputs' (parent, name) -> node index, chained through
  * node->hnext: a directory of a million entries costs no more per lookup
@@ -166,6 +164,24 @@ struct node *index_find(const struct node_index *x, const struct node *dir,
 void index_add(struct node_index *x, struct node *n);
 void index_remove(struct node_index *x, struct node *n);
 void index_free(struct node_index *x);
+/*
+ * A new directory @name of @dir, findable through @x, implicit: made for a
+ * path through it, with defaults (0755, @root's mtime, written by @layer)
+ * until its own entry comes.
+ */
+struct node *implicit_dir(struct node_index *x, struct node *dir, const char *name,
+			  size_t len, const struct node *root, uint32_t layer);
+/*
+ * The directory holding the last component of archive entry @path under
+ * @root, directories missing on the way made (implicit_dir()); the last
+ * component in *@name, *@len (0: @path names @root itself).  Components
+ * are checked left to right, the tar input and image layers alike: the
+ * first that cannot be stored ('..', longer than 255 bytes) or that is on
+ * the way but not a directory is reported against @where, and NULL.
+ */
+struct node *entry_parent(struct build *b, struct node_index *x, struct node *root,
+			  const char *path, uint32_t layer, const char *where,
+			  const char **name, size_t *len);
 /* The node @path names under @root, through directories only; NULL if none. */
 struct node *index_lookup(const struct node_index *x, struct node *root, const char *path);
 void clear_xattrs(struct node *n);

@@ -24,7 +24,7 @@ struct tar_tree {
 	struct build *b;
 	struct node *root;
 	struct node_index index;
-	char where[4096 + 64];		/* "ARCHIVE: entry 'PATH'", for messages */
+	char where[4096 + 96];		/* "ARCHIVE: at byte N: entry 'PATH'", for messages */
 };
 
 static struct tar_tree *tar_tree_new(struct build *b)
@@ -60,30 +60,15 @@ static struct node *tar_tree_finish(struct tar_tree *t)
 /* The node for @path, its missing components made; NULL if it cannot be (reported). */
 static struct node *tar_node(struct tar_tree *t, const char *path)
 {
-	struct node *cur = t->root;
+	const char *name;
 	size_t len;
+	struct node *dir = entry_parent(t->b, &t->index, t->root, path, 0, t->where,
+					&name, &len), *n;
 
-	for (; (len = path_next(&path)); path += len) {
-		const char *why = name_bad(path, len);
-		struct node *next;
-
-		if (!why && (cur->link || !S_ISDIR(cur->mode)))
-			why = "entry path runs through a non-directory";
-		if (why) {
-			die_path(t->b, t->where, "%s", why);
-			return NULL;
-		}
-		next = index_find(&t->index, cur, path, len);
-		if (!next) {
-			next = node_new(cur, path, len);
-			/* An implicit directory: defaults until its own entry comes. */
-			next->mode = S_IFDIR | 0755;
-			next->mtime = t->root->mtime;
-			index_add(&t->index, next);
-		}
-		cur = next;
-	}
-	return cur;
+	if (!dir || !len)
+		return dir;
+	n = index_find(&t->index, dir, name, len);
+	return n ? n : implicit_dir(&t->index, dir, name, len, t->root, 0);
 }
 
 /* A hardlink entry: @path names the earlier file @hl. */
@@ -274,7 +259,8 @@ static int tar_tree_add(struct tar_tree *t, struct archive *a, struct archive_en
 		die_path(t->b, label, "entry without a name");
 		return -EINVAL;
 	}
-	snprintf(t->where, sizeof(t->where), "%s: entry '%s'", label, path);
+	snprintf(t->where, sizeof(t->where), "%s: at byte %lld: entry '%s'", label,
+		 (long long)archive_read_header_position(a), path);
 	if (excluded(t->b->o, path))
 		return 0;
 	if (hl)

@@ -146,13 +146,60 @@ size_t path_next(const char **path)
 	}
 }
 
-const char *name_bad(const char *name, size_t len)
+static const char *name_bad(const char *name, size_t len)
 {
 	if (len == 2 && name[0] == '.' && name[1] == '.')
 		return "entry path contains '..': refusing it";
 	if (len > XIPFS_NAME_MAX)
 		return "entry name longer than 255 bytes";
 	return NULL;
+}
+
+struct node *implicit_dir(struct node_index *x, struct node *dir, const char *name,
+			  size_t len, const struct node *root, uint32_t layer)
+{
+	struct node *n = node_new(dir, name, len);
+
+	n->mode = S_IFDIR | 0755;
+	n->mtime = root->mtime;
+	n->layer = layer;
+	index_add(x, n);
+	return n;
+}
+
+struct node *entry_parent(struct build *b, struct node_index *x, struct node *root,
+			  const char *path, uint32_t layer, const char *where,
+			  const char **name, size_t *len)
+{
+	const char *start = path;
+	struct node *cur = root;
+	size_t l;
+
+	*len = 0;
+	for (; (l = path_next(&path)); path += l) {
+		const char *why = name_bad(path, l), *rest = path + l;
+		struct node *next;
+
+		if (why) {
+			die_path(b, where, "%s", why);
+			return NULL;
+		}
+		if (!path_next(&rest)) {
+			*name = path;
+			*len = l;
+			return cur;
+		}
+		next = index_find(x, cur, path, l);
+		if (!next) {
+			next = implicit_dir(x, cur, path, l, root, layer);
+		} else if (next->link || !S_ISDIR(next->mode)) {
+			die_path(b, where, "entry path runs through '%.*s', which is not a directory",
+				 (int)(path + l - start), start);
+			return NULL;
+		}
+		cur = next;
+	}
+	return cur;		/* the root itself: *len == 0 */
 }
 
 static size_t index_bucket(const struct node_index *x, const struct node *dir,

@@ -117,6 +117,18 @@ expect_fail "tar root entry '.' is a symlink" "$WORK/out" "entry '.': the entry 
 	"$WORK/rootdot.tar" "$WORK/out/img"
 expect_fail "tar file replacing a directory with entries" "$WORK/out" "entry 'd': entry replaces a directory that has entries" -- \
 	"$WORK/dirfile.tar" "$WORK/out/img"
+# A member under a file: the message names the archive, the member's
+# header offset and the path's file (the same text for image layers: 020).
+"$PY" - "$WORK/underfile.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
+    i = tarfile.TarInfo("etc/passwd"); i.size = 5
+    t.addfile(i, io.BytesIO(b"root\n"))
+    t.addfile(tarfile.TarInfo("etc/passwd/x"), io.BytesIO(b""))
+PY
+expect_fail "tar member under a file" "$WORK/out" \
+	"underfile.tar: at byte 1024: entry 'etc/passwd/x': entry path runs through 'etc/passwd', which is not a directory" -- \
+	"$WORK/underfile.tar" "$WORK/out/img"
 
 # Bad options.
 rc=0; "$MKXIPFS" --page-size 1234 "$WORK/src" "$WORK/out/img" 2>"$WORK/err" || rc=$?

@@ -73,6 +73,21 @@ if "$MKXIPFS" -q --platform linux/s390x "oci:$L:multi" "$WORK/none.img" 2>"$WORK
 fi
 grep -q "no manifest for platform linux/s390x" "$WORK/err" || fail "wrong message: $(cat "$WORK/err")"
 
+# A layer member under a lower layer's file: the same message as for a tar
+# (016), naming the image, the layer and the member's header offset.
+"$PY" - "$WORK/underfile.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
+    t.addfile(tarfile.TarInfo("etc/passwd/x"), io.BytesIO(b""))
+PY
+umoci raw add-layer --image "$L:top" --tag underfile "$WORK/underfile.tar"
+if "$MKXIPFS" -q "oci:$L:underfile" "$WORK/bad.img" 2>"$WORK/err"; then
+	fail "a layer member under a file was accepted"
+fi
+grep -q "layer 4: at byte 0: entry 'etc/passwd/x': entry path runs through 'etc/passwd', which is not a directory" \
+	"$WORK/err" || fail "wrong message: $(cat "$WORK/err")"
+[ ! -e "$WORK/bad.img" ] || fail "a failed build left an image"
+
 # A damaged layer blob: refused, naming the layer's digest.
 layer=$("$PY" - "$L" <<'PY'
 import json, os, sys
