@@ -37,3 +37,15 @@ best() {
 	printf '%.3f' "$b"
 }
 ratio() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
+# wait_mount DIR PID: until DIR is a mount point, or fail if the daemon PID
+# that should mount it ends first, or after a minute.
+wait_mount() {
+	local dir=$1 pid=$2
+	for _ in $(seq 600); do
+		mountpoint -q "$dir" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "bench: $dir was not mounted (daemon $pid)" >&2
+	exit 1
+}

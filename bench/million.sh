@@ -87,7 +87,7 @@ walk() {
 mkdir -p "$BW/m1" "$BW/m2" "$BW/m3"
 "$XIPFS" -f "$BW/mkxipfs.img" "$BW/m1" 2>"$BW/xipfs.log" &
 xpid=$!
-until mountpoint -q "$BW/m1"; do sleep 0.2; kill -0 $xpid || exit 1; done
+wait_mount "$BW/m1" "$xpid"
 walk mkxipfs "$BW/m1" "$xpid"
 fusermount3 -u "$BW/m1"; wait $xpid
 mount -t erofs -o ro "$BW/erofs.img" "$BW/m2"
@@ -95,7 +95,7 @@ walk erofs "$BW/m2"
 umount "$BW/m2"
 squashfuse_ll -f "$BW/squashfs.img" "$BW/m3" 2>"$BW/sq.log" &
 spid=$!
-until mountpoint -q "$BW/m3"; do sleep 0.2; kill -0 $spid || exit 1; done
+wait_mount "$BW/m3" "$spid"
 walk squashfs "$BW/m3" "$spid"
 fusermount3 -u "$BW/m3"; wait $spid
 

@@ -80,10 +80,7 @@ echo "== FUSE requests of one python start, by type (xipfs -o stats)"
 mkdir -p "$BW/count"
 "$XIPFS" -f -o stats "$BW/py.xipfs" "$BW/count" 2>"$BW/count.log" &
 pid=$!
-for _ in $(seq 50); do
-	awk -v m="$BW/count" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts && break
-	sleep 0.1
-done
+wait_mount "$BW/count" "$pid"
 "$PY" "$DRIVER" requests "$BW/count/usr" "$pid" "$BW/count.log"
 fusermount3 -u "$BW/count"
 wait "$pid" || true
