@@ -14,13 +14,28 @@
 # BAR), files read back equal the guest tree they were built from, and
 # xipfs-mounts.service mounts a second segment after boot.  Then the guest
 # powers off through systemd, which must not kill the daemon or hang.
+# Before the boot: guest_require removed the /usr segment of the guest's
+# previous build.
 # Not in `make check`: building the guest takes minutes (make check-guest).
 set -u
 . "${top_srcdir:?}/tests/vm/guest-lib.sh"
+# The /usr segment of a previous build of this guest (another UUID), as
+# guest_require recorded it: guest_require replaces it by the current one.
+stale=/dev/shm/xipfs-test-00000000-0000-4000-8000-000000000000
+cache=${XIPFS_GUEST_CACHE:-/var/cache/xipfs-guest}
+trap 'rm -f "$stale"' EXIT
+if [ -s "$cache/usr.uuid" ]; then
+	: >"$stale" && echo "$stale" >"$cache/usr.seg" || exit 99
+fi
 guest_require
+if [ -e "$stale" ] || [ "$(cat "$GUEST_CACHE/usr.seg")" != "$GUEST_SEG" ]; then
+	echo "FAIL: the previous build's segment $stale is still there, or $GUEST_CACHE/usr.seg does not name $GUEST_SEG" >&2
+	exit 1
+fi
+echo "segment: $GUEST_SEG, the previous build's removed"
 MKXIPFS=$top_builddir/src/mkxipfs/mkxipfs
 work=$(mktemp -d)
-trap 'rm -rf "$work"; rm -f "$extra_seg"' EXIT
+trap 'rm -rf "$work"; rm -f "$extra_seg" "$stale"' EXIT
 extra_seg=
 
 # A second segment, for xipfs-mounts.service.

@@ -13,7 +13,9 @@
 # guest_require: the guest is built by contrib/build-guest.sh into
 # $XIPFS_GUEST_CACHE (default /var/cache/xipfs-guest); it exits 77 (1 with
 # XIPFS_NO_SKIP) when it is missing.  GUEST_SEG is the /usr image as an
-# ivshmem segment file in /dev/shm (contrib/xipfs-vm-segment.sh).
+# ivshmem segment file in /dev/shm (contrib/xipfs-vm-segment.sh), recorded
+# in $GUEST_CACHE/usr.seg: one per guest cache, the previous build's is
+# removed when a rebuilt guest gets its own.
 #
 # guest_boot boots the guest under TCG (with lib.sh's VM_KERNEL_ARGS, for a
 # loaded host) with its root disk as a snapshot (the guest's writes are
@@ -54,6 +56,14 @@ guest_require() {
 		"$top_srcdir/contrib/xipfs-vm-segment.sh" --tenant test qemu "$GUEST_CACHE/usr.xipfs" |
 		sed -n 's/.*mem-path=\([^,]*\),.*/\1/p')
 	[ -f "$GUEST_SEG" ] || { echo "ERROR: contrib/xipfs-vm-segment.sh made no segment" >&2; exit 99; }
+	# The segment of this guest's previous build (another usr.xipfs, another
+	# UUID: 1 GiB) goes when a new one is made; other guest caches' stay.  A
+	# guest still running on it keeps its mapping of the unlinked file.
+	g_prev=$(cat "$GUEST_CACHE/usr.seg" 2>/dev/null) || g_prev=
+	if [ "$g_prev" != "$GUEST_SEG" ]; then
+		case $g_prev in */xipfs-test-*) rm -f "$g_prev" ;; esac
+		echo "$GUEST_SEG" >"$GUEST_CACHE/usr.seg"
+	fi
 }
 
 guest_boot() {
