@@ -88,7 +88,7 @@ except (OSError, ValueError):
 print("memfd writes refused" if not bad else "ALLOWED: %s" % bad)
 sys.exit(1 if bad else 0)
 PY
-fusermount3 -u "$WORK/a"; fusermount3 -u "$WORK/b"; fusermount3 -u "$WORK/c"
+unmount_wait "$WORK/a"; unmount_wait "$WORK/b"; unmount_wait "$WORK/c"
 "$XIPFSCTL" unload "$seg" || fail "unload after unmount failed"
 [ ! -e "$f" ] || fail "$f still there after unload"
 # Loading a corrupt image is refused and leaves nothing.
@@ -111,7 +111,8 @@ cached
 "$XIPFSCTL" unload "$seg" || fail "unload failed"
 over=/proc/sys/vm/nr_overcommit_hugepages
 old_over=$(cat "$over")
-trap 'cleanup; echo "$old_over" >"$over"' EXIT
+# The hugetlbfs segment goes before cleanup unmounts its file system.
+trap '"$XIPFSCTL" unload --force "$seg" 2>/dev/null || true; cleanup; echo "$old_over" >"$over"' EXIT
 echo $((old_over + 4)) >"$over"
 mkdir "$WORK/huge"
 mount -t hugetlbfs -o pagesize=2M none "$WORK/huge"

@@ -18,20 +18,6 @@ perl=/usr/lib/x86_64-linux-gnu/perl-base
 pool=pool$$
 SEGMENTS+=("$pool" "one$$")
 
-# Unmount DIR and wait for its daemon to exit: its lock goes with it.
-unmount_wait() {
-	local pids n=0
-	pids=$(pgrep -f -- " $1\$") || fail "no daemon for $1"
-	fusermount3 -u "$1" || fail "cannot unmount $1"
-	for p in $pids; do
-		while kill -0 "$p" 2>/dev/null; do
-			n=$((n + 1))
-			[ $n -lt 600 ] || fail "the daemon of $1 does not exit"
-			sleep 0.1
-		done
-	done
-}
-
 # --- the three trees
 A=$WORK/A B=$WORK/B C=$WORK/C
 mkdir -p "$A/usr/lib/x86_64-linux-gnu" "$A/usr/bin" "$C/usr/lib/x86_64-linux-gnu"

@@ -82,6 +82,21 @@ serve_fg() {
 	fail "xipfs $* $src did not mount on $dir: $(cat "$log")"
 }
 
+# unmount_wait DIR: unmount DIR and wait for its daemon to exit (fusermount3
+# returns before it does): its use of a segment, its locks go with it.
+unmount_wait() {
+	local pids p n=0
+	pids=$(pgrep -f -- " $1\$") || fail "no daemon for $1"
+	fusermount3 -u "$1" || fail "cannot unmount $1"
+	for p in $pids; do
+		while kill -0 "$p" 2>/dev/null; do
+			n=$((n + 1))
+			[ $n -lt 600 ] || fail "the daemon of $1 does not exit"
+			sleep 0.1
+		done
+	done
+}
+
 # A generated image once per scenario: gen_image SRCDIR IMAGE [mkxipfs options]
 gen_image() {
 	local src=$1 img=$2
