@@ -199,8 +199,9 @@ def stats_line(log, before):
             lines = [ln for ln in f if "stats: requests" in ln]
         if len(lines) > before:
             words = lines[before].split("stats: requests ", 1)[1].split()[1:]
+            # TYPE COUNT/NS pairs; "backing N idle N" (XIP) follow them
             return {t: tuple(int(x) for x in v.split("/"))
-                    for t, v in zip(words[::2], words[1::2])}
+                    for t, v in zip(words[::2], words[1::2]) if "/" in v}
         time.sleep(0.02)
     sys.exit(f"startup.py: no stats line in {log} (is the daemon mounted with -o stats?)")
 
