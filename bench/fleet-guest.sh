@@ -11,6 +11,17 @@
 #                in-kernel way to share host pages; the guest pays memmap)
 #   erofs-blk    that EROFS image on a virtio-blk disk per guest (cache=none,
 #                so the host page cache holds no copy; the guest caches)
+#   virtiofs     the guest tree's /usr (a read-only bind mount of
+#                GUEST_CACHE/root/usr) served by virtiofsd, one per guest
+#                (a vhost-user-fs backend serves one QEMU), -o cache=always
+#                (FLEET_VIRTIOFS_CACHE): the tree never changes under the
+#                fleet, so the guests may keep entries, attributes and pages
+#                without asking again.  vhost-user needs the guest's RAM in
+#                shared memory: memory-backend-memfd share=on.  The guest
+#                caches /usr's pages; the host's page cache holds the pages
+#                virtiofsd read (hcache, dropped before each fleet).  The
+#                guest kernel has virtiofs built in (CONFIG_VIRTIO_FS=y), so
+#                its initramfs mounts the fstab's "usr /usr virtiofs" as is.
 # The peers mount /usr from the root disk's /etc/fstab (initramfs-tools
 # does that before switch_root), on a copy of root.img with that fstab.
 # Per guest: the time from QEMU's start until a python3 started by the
@@ -38,17 +49,23 @@
 # figures are out: the guest's RAM mapping plus the shared segment or pmem
 # file (whose pages are divided among the guests mapping them), without
 # QEMU's own memory (mostly TCG's translation cache, the same in every
-# variant).  Not in usr_M: kernel memory outside those slabs (xipmap's page
-# lists and backing files, FUSE's requests).  The guest's own report of
+# variant), plus the whole PSS of its virtiofsd (hostd: its heap, and its
+# share of the guest RAM pages it touched, which the two processes split).
+# hcache: the host page cache of the tree virtiofsd serves after the
+# fleet's run, divided among the fleet's guests (no process maps it, so it
+# is in no PSS; reclaimable).  Not in usr_M: kernel memory outside those
+# slabs (xipmap's page lists and backing files, FUSE's requests).  The guest's own report of
 # its boot (systemd-analyze blame) is in each run.txt (FLEET_KEEP).
 #
 # Usage (root): top_builddir=BUILD top_srcdir=SRC bench/fleet-guest.sh
 #   FLEET_GUESTS (default 4), FLEET_ROUNDS (default 2), FLEET_VARIANTS
-#   ("xipfs erofs-pmem erofs-blk"), FLEET_GUEST_MEM (default 512M),
+#   ("xipfs erofs-pmem erofs-blk virtiofs"), FLEET_GUEST_MEM (default 512M),
 #   FLEET_KEEP (a directory: keep each guest's run.txt and console log
 #   there, as VARIANT/run-rROUND-GUEST.txt).  Needs the guest
-#   (contrib/build-guest.sh) and mkfs.erofs.  Slow under TCG: minutes per
-#   variant and round.
+#   (contrib/build-guest.sh), mkfs.erofs and for virtiofs a virtiofsd
+#   (VIRTIOFSD, else Debian 13's /usr/libexec/virtiofsd or Debian 12's
+#   /usr/lib/qemu/virtiofsd of qemu-system-common).  Slow under TCG:
+#   minutes per variant and round.
 # Prints a row per guest and round, then each variant's medians over all
 # its guests and rounds, and for python_s each variant's ratio to xipfs
 # per round (the medians of that round's guests: paired, measured minutes
@@ -63,18 +80,34 @@ top_builddir=${top_builddir:?set top_builddir to a build directory}
 export top_srcdir top_builddir
 . "$top_srcdir/tests/vm/guest-lib.sh"
 guest_require
-variants=${FLEET_VARIANTS:-xipfs erofs-pmem erofs-blk}
+variants=${FLEET_VARIANTS:-xipfs erofs-pmem erofs-blk virtiofs}
 guests=${FLEET_GUESTS:-4}
 mem=${FLEET_GUEST_MEM:-512M}
 rounds=${FLEET_ROUNDS:-2}
+vfs_cache=${FLEET_VIRTIOFS_CACHE:-always}
+virtiofsd=
+case " $variants " in
+*" virtiofs "*)
+	for virtiofsd in "${VIRTIOFSD:-}" /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do
+		[ -x "$virtiofsd" ] && break
+	done
+	[ -x "$virtiofsd" ] || die "virtiofs: no virtiofsd (contrib/install-deps.sh, or set VIRTIOFSD)" ;;
+esac
 BW=$(mktemp -d "$top_builddir/bench-fleet-guest.XXXXXX") || exit 1
 : >"$BW/rows"
 pmem=
 pids=
+vfsd_pids=
+usrro=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
+	vfsd_stop
 	wait 2>/dev/null
 	[ -n "$pmem" ] && rm -f "$pmem"
+	if [ -n "$usrro" ] && ! umount "$usrro"; then
+		echo "fleet-guest.sh: cannot unmount $usrro; $BW left behind" >&2
+		return
+	fi
 	rm -rf "$BW"
 }
 trap cleanup EXIT
@@ -86,6 +119,56 @@ if [ ! -s "$erofs" ] || [ "$erofs" -ot "$GUEST_CACHE/usr.xipfs" ]; then
 	mkfs.erofs -Enoinline_data "$erofs.tmp" "$GUEST_CACHE/root/usr" >/dev/null 2>&1 &&
 		mv "$erofs.tmp" "$erofs" || { echo "fleet-guest.sh: mkfs.erofs failed" >&2; exit 1; }
 fi
+
+# vfsd_start DIR: a virtiofsd for one guest, its socket DIR/vfsd.sock,
+# serving $usrro; its pid in DIR/vfsd.
+vfsd_start() {
+	local i=0
+	"$virtiofsd" --socket-path="$1/vfsd.sock" -o source="$usrro" -o cache="$vfs_cache" \
+		</dev/null >"$1/vfsd.log" 2>&1 &
+	echo $! >"$1/vfsd"
+	vfsd_pids="$vfsd_pids $!"
+	while [ ! -S "$1/vfsd.sock" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -S "$1/vfsd.sock" ] || { cat "$1/vfsd.log" >&2; die "virtiofsd made no socket"; }
+}
+# vfsd_stop: each virtiofsd and the children it forks (its sandbox).
+vfsd_stop() {
+	local p
+	for p in $vfsd_pids; do
+		pkill -P "$p" 2>/dev/null
+		kill "$p" 2>/dev/null
+	done
+	vfsd_pids=
+}
+# tree_pss PID: the PSS in kB of PID and its children (0 without PID).
+tree_pss() {
+	[ -n "$1" ] || { echo 0; return; }
+	for p in "$1" $(pgrep -P "$1"); do
+		cat "/proc/$p/smaps_rollup" 2>/dev/null
+	done | awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
+}
+# host_cache drop|count DIR: drop the host's page cache of DIR's files, or
+# print how much of it is cached (kB).
+host_cache() {
+	case $1 in
+	drop) /usr/bin/python3 - "$2" <<'EOP' ;;
+import os, sys
+for d, dirs, names in os.walk(sys.argv[1]):
+    for n in names:
+        try:
+            fd = os.open(os.path.join(d, n), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+EOP
+	count) find "$2" -type f -print0 | xargs -0 fincore -b -n -o RES 2>/dev/null |
+		awk '{ s += $1 } END { print int(s / 1024) }' ;;
+	esac
+}
 
 # A root disk whose /etc/fstab mounts /usr: root_with_fstab NAME LINE
 root_with_fstab() {
@@ -122,60 +205,75 @@ if [ -n "$pid" ]; then
 	done | sort -u | awk -v d="$rdev" '$1 == d { s += $3 } END { print "k d_held", int(s / 1024) }'
 fi
 echo MEM-DONE
+# Where the boot went: systemd's start in the real root (monotonic, ms),
+# and what systemd waited for longest.
+systemctl show -p UserspaceTimestampMonotonic | awk -F= '{ print "k", $1, int($2 / 1000) }'
+systemd-analyze blame 2>&1 | head -n 12 | sed 's/^/SA /'
+findmnt -n -r -o FSTYPE,SOURCE,OPTIONS /usr
 # The page cache of /usr's files (mincore(2) over a fresh mapping of each;
 # /usr/src, the kernel headers only a module build reads, left out), after
 # the figures above: opening every file costs each file system inodes.
 # (cachestat(2) would not map, but on an EROFS DAX file 6.12 oopses in it.)
-python3 - <<'EOP'
-import ctypes, os
+# Also the root disk's (its files but /usr's), for usrcache_est: Cached -
+# Shmem - rootcache, the page cache of everything else, which is /usr's.
+# On virtiofs only that estimate: virtiofsd holds a descriptor for each
+# inode the guest knows, and a walk of /usr's 40000 entries takes more
+# than a host limit of 20000 open files allows (EMFILE in the guest).
+python3 - "$(findmnt -n -r -o FSTYPE /usr)" <<'EOP'
+import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                       ctypes.c_int, ctypes.c_long)
 libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
-pages = files = fails = 0
-for d, dirs, names in os.walk('/usr'):
-    if d == '/usr':
-        dirs[:] = [x for x in dirs if x != 'src']
-    for n in names:
-        try:
-            fd = os.open(os.path.join(d, n), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            continue
-        size = os.fstat(fd).st_size
-        if size:
-            a = libc.mmap(None, size, 1, 1, fd, 0)    # PROT_READ, MAP_SHARED
-            vec = ctypes.create_string_buffer((size + 4095) // 4096)
-            if a not in (None, ctypes.c_void_p(-1).value) and libc.mincore(a, size, vec) == 0:
-                pages += sum(b & 1 for b in vec.raw)
-                files += 1
-            else:
-                fails += 1
-            if a not in (None, ctypes.c_void_p(-1).value):
-                libc.munmap(a, size)
-        os.close(fd)
-print("k usrcache", pages * 4)
-print("mincore:", files, "files,", fails, "failed")
+def cached(top, skip):
+    """kB of page cache of the files under top, on top's file system, but skip."""
+    pages = files = fails = 0
+    dev = os.stat(top).st_dev
+    for d, dirs, names in os.walk(top):
+        dirs[:] = [x for x in dirs if os.path.join(d, x) not in skip and
+                   os.lstat(os.path.join(d, x)).st_dev == dev]
+        for n in names:
+            try:
+                fd = os.open(os.path.join(d, n), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            st = os.fstat(fd)
+            size = st.st_size if st.st_dev == dev and (st.st_mode & 0o170000) == 0o100000 else 0
+            if size:
+                a = libc.mmap(None, size, 1, 1, fd, 0)    # PROT_READ, MAP_SHARED
+                vec = ctypes.create_string_buffer((size + 4095) // 4096)
+                if a not in (None, ctypes.c_void_p(-1).value) and libc.mincore(a, size, vec) == 0:
+                    pages += sum(b & 1 for b in vec.raw)
+                    files += 1
+                else:
+                    fails += 1
+                if a not in (None, ctypes.c_void_p(-1).value):
+                    libc.munmap(a, size)
+            os.close(fd)
+    print("mincore", top + ":", files, "files,", fails, "failed")
+    return pages * 4
+mem = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
+root = cached("/", ("/usr", "/proc", "/sys", "/dev", "/run", "/tmp"))
+print("k rootcache", root)
+print("k usrcache_est", mem["Cached"] - mem["Shmem"] - root)
+if sys.argv[1] != "virtiofs":
+    print("k usrcache", cached("/usr", ("/usr/src",)))
 EOP
-# Where the boot went: systemd's start in the real root (monotonic, ms),
-# and what systemd waited for longest.
-systemctl show -p UserspaceTimestampMonotonic | awk -F= '{ print "k", $1, int($2 / 1000) }'
-systemd-analyze blame 2>&1 | head -n 12 | sed 's/^/SA /'
-findmnt -n -o FSTYPE,SOURCE,OPTIONS /usr
 echo STATS-DONE
 EOS
 
 now() { date +%s.%N; }
 # pss PID: "guest qemu" PSS in kB of timeout(1)'s child, QEMU: the guest's
-# RAM mapping (the anonymous mapping of its memory size) plus the shared
-# file under /dev/shm, and everything else
+# RAM mapping (the anonymous or memfd mapping of its memory size) plus the
+# shared file under /dev/shm, and everything else
 pss() {
 	local q ramkb
 	q=$(pgrep -P "$1" | head -n 1)
 	ramkb=$(( $(numfmt --from=iec "$mem") / 1024 ))
 	awk -v ram="$ramkb" '
-		/^[0-9a-f]+-[0-9a-f]+ / { path = $6; anon = (path == "")
+		/^[0-9a-f]+-[0-9a-f]+ / { path = $6; anon = (path == "" || path ~ /^\/memfd:/)
 			guest = (path ~ /^\/dev\/shm\//) }
 		/^Size:/ { if (anon && $2 >= ram && $2 <= ram + 4096) guest = 1 }
 		/^Pss:/ { if (guest) g += $2; else o += $2 }
@@ -183,11 +281,11 @@ pss() {
 }
 
 # row_fmt: one row of the table (per guest, and the medians).
-row_fmt='%-11s %3s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n'
+row_fmt='%-11s %3s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %6.1f %6.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n'
 header() {
-	printf '%-11s %3s %3s %8s %6s %6s %6s %8s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n' variant r g \
-		python_s kern_s initrd_s user_s hostPSS total_M used_M avail_M usr_M memmap usrcache \
-		daemon held slab kslab
+	printf '%-11s %3s %3s %8s %6s %6s %6s %8s %6s %6s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n' variant r g \
+		python_s kern_s initrd_s user_s hostPSS hostd hcache total_M used_M avail_M usr_M memmap \
+		usrcache daemon held slab kslab
 }
 
 # variant_args V: the guest_boot options of variant V (in the array args),
@@ -211,6 +309,20 @@ variant_args() {
 		args=(--no-usr --root "$BW/root-$1.img"
 			--qemu-arg "-drive file=$erofs,format=raw,if=virtio,readonly=on,cache=none")
 		;;
+	virtiofs)
+		if [ -z "$usrro" ]; then
+			root_with_fstab "$1" "usr /usr virtiofs ro 0 0" || return 1
+			mkdir -p "$BW/usr-ro" &&
+				mount --bind "$GUEST_CACHE/root/usr" "$BW/usr-ro" || return 1
+			usrro=$BW/usr-ro
+			mount -o remount,bind,ro "$usrro" || return 1
+		fi
+		# The same host page cache at each fleet's start: none of /usr.
+		host_cache drop "$usrro"
+		args=(--no-usr --root "$BW/root-$1.img"
+			--qemu-arg "-object memory-backend-memfd,id=mem,size=$mem,share=on"
+			--qemu-arg "-machine memory-backend=mem")
+		;;
 	*) echo "fleet-guest.sh: unknown variant $1" >&2; return 1 ;;
 	esac
 }
@@ -218,15 +330,21 @@ variant_args() {
 # fleet V R: boot variant V's guests at once (round R), print a row per
 # guest (also kept in $BW/rows), and stop them.
 fleet() {
-	local v=$1 r=$2 g d deadline done_all p q rinit
+	local v=$1 r=$2 g d deadline done_all p q h rinit hc=0 gargs
 	variant_args "$v" || exit 1
 	pids=
 	for g in $(seq 1 "$guests"); do
 		d=$BW/$v/$r/$g
 		mkdir -p "$d"
+		gargs=()
+		if [ "$v" = virtiofs ]; then
+			vfsd_start "$d"
+			gargs=(--qemu-arg "-chardev socket,id=vfs,path=$d/vfsd.sock"
+				--qemu-arg "-device vhost-user-fs-pci,chardev=vfs,tag=usr")
+		fi
 		now >"$d/start"
 		guest_boot --background --mem "$mem" --append xipfs.run=keep --timeout 1500 \
-			"${args[@]}" "$BW/run.sh" "$d"
+			"${args[@]}" "${gargs[@]}" "$BW/run.sh" "$d"
 		echo "$GUEST_PID" >"$d/pid"
 		pids="$pids $GUEST_PID"
 	done
@@ -241,7 +359,7 @@ fleet() {
 				echo "$(now) - $(cat "$d/start")" | bc >"$d/python"
 			fi
 			if [ ! -e "$d/pss" ] && grep -q MEM-DONE "$d/run.out" 2>/dev/null; then
-				pss "$(cat "$d/pid")" >"$d/pss"
+				echo "$(pss "$(cat "$d/pid")") $(tree_pss "$(cat "$d/vfsd" 2>/dev/null)")" >"$d/pss"
 			fi
 			# done: its figures are out, or the guest is gone
 			grep -q STATS-DONE "$d/run.out" 2>/dev/null ||
@@ -250,10 +368,11 @@ fleet() {
 		[ $done_all -eq 1 ] && break
 		sleep 0.2
 	done
+	[ "$v" = virtiofs ] && hc=$(host_cache count "$usrro")
 	for g in $(seq 1 "$guests"); do
 		d=$BW/$v/$r/$g
-		p=
-		read -r p q <"$d/pss" 2>/dev/null
+		p='' h=''
+		read -r p q h <"$d/pss" 2>/dev/null
 		tr -d '\r' <"$d/run.out" >"$d/run.txt"
 		if ! grep -q STATS-DONE "$d/run.txt"; then
 			echo "fleet-guest.sh: $v round $r guest $g gave no figures; console tail:" >&2
@@ -267,29 +386,34 @@ fleet() {
 		rinit=$(tr -d '\r' <"$d/console.log" |
 			sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -n 1)
 		awk -v v="$v" -v r="$r" -v g="$g" -v t="$(cat "$d/python" 2>/dev/null || echo nan)" \
-			-v p="${p:-0}" -v rinit="${rinit:-0}" -v fmt="$row_fmt" '
+			-v p="${p:-0}" -v h="${h:-0}" -v hc="$((hc / guests))" -v rinit="${rinit:-0}" \
+			-v fmt="$row_fmt" '
 			$1 == "k" { k[$2] = $3 }
 			END {
 				m = 1024
 				daemon = k["d_Anonymous"] + k["d_VmPTE"]
 				slab = k["slab_fuse_inode"] + k["slab_erofs_inode"]
+				if (!("usrcache" in k))
+					k["usrcache"] = k["usrcache_est"]
 				usr = k["memmap"] + k["usrcache"] + daemon + k["d_held"] + slab
 				ird = rinit * 1000; usp = k["UserspaceTimestampMonotonic"]
 				printf fmt, v, r, g, t, ird / 1000, (usp - ird) / 1000, (k["uptime_ms"] - usp) / 1000,
-					p / m, k["MemTotal"] / m, (k["MemTotal"] - k["MemFree"]) / m,
+					(p + h) / m, h / m, hc / m, k["MemTotal"] / m, (k["MemTotal"] - k["MemFree"]) / m,
 					(k["MemTotal"] - k["MemAvailable"]) / m, usr / m, k["memmap"] / m,
 					k["usrcache"] / m, daemon / m, k["d_held"] / m, slab / m, k["Slab"] / m
 			}' "$d/run.txt" | tee -a "$BW/rows"
-		sed -n 's/^\(fuse\|erofs\)/    \/usr: &/p' "$d/run.txt" | head -n 1 >&2
+		sed -n 's/^\(fuse\|erofs\|virtiofs\)[^ ]* /    \/usr: &/p' "$d/run.txt" | head -n 1 >&2
 	done
 	if [ -n "${FLEET_KEEP:-}" ]; then
 		mkdir -p "$FLEET_KEEP/$v"
 		for g in $(seq 1 "$guests"); do
 			cp "$BW/$v/$r/$g/run.txt" "$FLEET_KEEP/$v/run-r$r-$g.txt" 2>/dev/null
 			cp "$BW/$v/$r/$g/console.log" "$FLEET_KEEP/$v/console-r$r-$g.log" 2>/dev/null
+			cp "$BW/$v/$r/$g/vfsd.log" "$FLEET_KEEP/$v/virtiofsd-r$r-$g.log" 2>/dev/null
 		done
 	fi
 	for p in $pids; do kill "$p" 2>/dev/null; done
+	vfsd_stop
 	wait 2>/dev/null
 	pids=
 }
@@ -320,7 +444,7 @@ for v in $variants; do
 	n=$(awk -v v="$v" '$1 == v' "$BW/rows" | wc -l)
 	[ "$n" -gt 0 ] || continue
 	cols=
-	for c in $(seq 4 18); do
+	for c in $(seq 4 20); do
 		cols="$cols $(awk -v v="$v" -v c="$c" '$1 == v { print $c }' "$BW/rows" | median)"
 	done
 	# shellcheck disable=SC2059,SC2086
@@ -350,12 +474,16 @@ if echo " $variants " | grep -q ' xipfs '; then
 fi
 echo "# MiB per guest. total_M: MemTotal; used_M: MemTotal - MemFree; avail_M: MemTotal - MemAvailable; usr_M: what" \
 	"hosting /usr costs the guest = memmap (nr_memmap_pages: the pmem device's struct pages)" \
-	"+ usrcache (page cache of /usr's files but /usr/src, mincore) + daemon (the xipfs" \
+	"+ usrcache (page cache of /usr's files but /usr/src, mincore; on virtiofs Cached - Shmem - the" \
+	"root disk's files' page cache, since virtiofsd cannot hold a descriptor for every file of /usr" \
+	"within this host's open-file limit) + daemon (the xipfs" \
 	"daemon's anonymous memory and page tables) + held (initramfs files the daemon keeps in RAM)" \
 	"+ slab (fuse_inode or erofs_inode objects); kslab: the guest's whole Slab (xipmap's backing" \
 	"files are inode_cache and filp objects, in run.txt).  python_s: from QEMU's start to python3's" \
 	"answer; kern_s, initrd_s, user_s: the guest's clock until the initramfs, in it, and from" \
 	"systemd's start in the real root to python3"
 echo "# hostPSS: the guest's RAM and the segment/pmem file shared by all guests of a variant (its" \
-	"pages split among the guests mapping them), without QEMU's own memory; other work ran on" \
-	"this host at the same time (TCG, $(nproc) cores)"
+	"pages split among the guests mapping them), without QEMU's own memory, plus hostd: its" \
+	"virtiofsd's whole PSS; hcache: the host page cache of the tree virtiofsd served, per guest" \
+	"(in no PSS).  r: the round (variants interleaved, the order reversed every other round);" \
+	"other work ran on this host at the same time (TCG, $(nproc) cores)"

@@ -6,12 +6,14 @@ set -eu
 build="build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 liburing-dev check libxxhash-dev libarchive-dev
 	libattr1-dev attr zstd xz-utils gzip libssl-dev libjson-c-dev"
+# qemu-system-common: Debian 12's virtiofsd (/usr/lib/qemu/virtiofsd; a
+# package of its own from Debian 13) for bench/fleet-guest.sh's virtiofs.
 tests="erofs-utils squashfs-tools squashfuse util-linux debootstrap
 	qemu-system-x86 busybox-static cpio kmod dwarves meson ninja-build
 	clang libclang-rt-14-dev afl++
 	python3 tar bc gdb valgrind umoci skopeo docker-registry
 	debhelper dh-dkms dkms devscripts lintian fakeroot mmdebstrap
-	e2fsprogs libvirt-clients"
+	e2fsprogs libvirt-clients qemu-system-common"
 pkgs="$build"
 [ "${1:-}" = "--build-only" ] || pkgs="$pkgs $tests"
 if [ "$(id -u)" -ne 0 ]; then
