@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Smoke test of bench/fleet-guest.sh (make bench-fleet-guest): one round of
+# one real Debian 13 guest (contrib/build-guest.sh) per variant, xipfs and
+# EROFS DAX on virtio-pmem.  The table must come out whole: a row per
+# guest with a figure in every column, each guest's python3 answered (and
+# its imports), /usr mounted the variant's way, the medians and the paired
+# ratio to xipfs.  No time or size is judged.  The bench skips (77) only
+# when QEMU or the guest is missing (guest_require).
+set -u
+keep=$(mktemp -d "${top_builddir:?}/tests/vm/096.XXXXXX") || exit 99
+trap 'rm -rf "$keep"' EXIT
+out=$(FLEET_GUESTS=1 FLEET_ROUNDS=1 FLEET_VARIANTS="xipfs erofs-pmem" FLEET_KEEP=$keep \
+	bash "${top_srcdir:?}/bench/fleet-guest.sh" 2>&1)
+rc=$?
+echo "$out"
+[ $rc = 77 ] && exit 77
+fail=0
+ck() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+ck "bench/fleet-guest.sh succeeded" "[ $rc = 0 ]"
+for v in xipfs erofs-pmem; do
+	row=$(echo "$out" | grep "^$v  *1  *1 ")
+	echo "$v: $row"
+	# shellcheck disable=SC2086
+	set -- $row
+	ck "$v: one row of 20 columns" "[ $# = 20 ]"
+	ck "$v: every figure is a number" \
+		"[ \$(echo \"\$row\" | tr ' ' '\n' | tail -n +4 | grep -cE '^-?[0-9]+\.[0-9]+$') = 17 ]"
+	run=$keep/$v/run-r1-1.txt
+	ck "$v: the guest's python3 answered" "grep -q '^python-ok' '$run'"
+	ck "$v: and imported json, sqlite3, ssl, email" "grep -q '^imports-ok' '$run'"
+	ck "$v: the guest walked /usr's page cache" "grep -q '^k usrcache ' '$run'"
+	ck "$v: a median row" "echo \"\$out\" | grep -qE '^$v +med +1 '"
+done
+ck "xipfs: /usr is the xipfs daemon's" \
+	"grep -q '^fuse.xipfs ' '$keep/xipfs/run-r1-1.txt'"
+ck "erofs-pmem: /usr is EROFS DAX on /dev/pmem0" \
+	"grep -qE '^erofs +/dev/pmem0 .*dax=always' '$keep/erofs-pmem/run-r1-1.txt'"
+ck "a paired ratio for erofs-pmem" \
+	"echo \"\$out\" | grep -qE '^erofs-pmem +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+\$'"
+exit $fail
