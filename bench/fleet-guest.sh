@@ -469,7 +469,7 @@ if echo " $variants " | grep -q ' xipfs '; then
 		# shellcheck disable=SC2086
 		printf ' %7s' $ratios
 		# shellcheck disable=SC2086
-		printf ' %7s\n' "$(printf '%s\n' $ratios | median)"
+		printf ' %7.3f\n' "$(printf '%s\n' $ratios | median)"
 	done
 fi
 echo "# MiB per guest. total_M: MemTotal; used_M: MemTotal - MemFree; avail_M: MemTotal - MemAvailable; usr_M: what" \
