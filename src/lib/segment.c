@@ -552,30 +552,26 @@ static int region_super(const struct region *r, struct xipfs_super *sb)
  */
 static int region_file(const struct region *r, struct xipmap_create *cr)
 {
-	uint64_t *pages;
-	int err = 0;
+	int err;
 
 	cr->flags = XIPMAP_CREATE_LINEAR;
 	cr->pages = 0;
-	if (ioctl(r->dev, XIPMAP_IOC_CREATE, cr) == 0)
-		return 0;
-	if (errno != EINVAL)
-		goto out_err;
-	pages = malloc(cr->count * sizeof(*pages));
-	if (!pages)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < cr->count; i++)
-		pages[i] = i;
-	cr->flags = 0;
-	cr->pages = (uintptr_t)pages;
 	err = ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
-	free(pages);
-	if (!err)
-		return 0;
-	errno = -err;
-out_err:
-	xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", r->what, r->uuid, strerror(errno));
-	return -errno;
+	if (err == -EINVAL) {
+		uint64_t *pages = malloc(cr->count * sizeof(*pages));
+
+		if (!pages)
+			return -ENOMEM;
+		for (uint64_t i = 0; i < cr->count; i++)
+			pages[i] = i;
+		cr->flags = 0;
+		cr->pages = (uintptr_t)pages;
+		err = ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
+		free(pages);
+	}
+	if (err)
+		xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", r->what, r->uuid, strerror(-err));
+	return err;
 }
 
 /*
