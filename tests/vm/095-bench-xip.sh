@@ -8,14 +8,8 @@
 # XIP variants as for tmpfs (fault-around).  No timing is judged.
 set -u
 . "$top_srcdir/tests/vm/lib.sh"
-out=$(XIP_BENCH_ROUNDS=1 XIP_BENCH_FILES=/usr/lib/x86_64-linux-gnu/libsqlite3.so.0 \
-	XIP_BENCH_TIMEOUT=400 bash "$top_srcdir/bench/xip.sh" 2>&1)
-rc=$?
-echo "$out"
-[ $rc = 77 ] && exit 77
-fail=0
-ck() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
-ck "bench/xip.sh succeeded" "[ $rc = 0 ]"
+bench_smoke xip.sh XIP_BENCH_ROUNDS=1 XIP_BENCH_FILES=/usr/lib/x86_64-linux-gnu/libsqlite3.so.0 \
+	XIP_BENCH_TIMEOUT=400
 ck "it checked the XIP frames (memfd and ivshmem)" \
 	"[ \$(echo \"\$out\" | grep -c '^ok: xip-.*: fault-around maps segment frames') = 2 ]"
 ck "no check failed" "! echo \"\$out\" | grep -q '^FAIL'"

@@ -8,16 +8,11 @@
 # ratio to xipfs.  No time or size is judged.  The bench skips (77) only
 # when QEMU or the guest is missing (guest_require).
 set -u
+. "${top_srcdir:?}/tests/vm/lib.sh"
 keep=$(mktemp -d "${top_builddir:?}/tests/vm/096.XXXXXX") || exit 99
 trap 'rm -rf "$keep"' EXIT
-out=$(FLEET_GUESTS=1 FLEET_ROUNDS=1 FLEET_VARIANTS="xipfs erofs-pmem" FLEET_KEEP=$keep \
-	bash "${top_srcdir:?}/bench/fleet-guest.sh" 2>&1)
-rc=$?
-echo "$out"
-[ $rc = 77 ] && exit 77
-fail=0
-ck() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
-ck "bench/fleet-guest.sh succeeded" "[ $rc = 0 ]"
+bench_smoke fleet-guest.sh FLEET_GUESTS=1 FLEET_ROUNDS=1 FLEET_VARIANTS="xipfs erofs-pmem" \
+	FLEET_KEEP="$keep"
 for v in xipfs erofs-pmem; do
 	row=$(echo "$out" | grep "^$v  *1  *1 ")
 	echo "$v: $row"

@@ -90,6 +90,23 @@ vm_skip() {
 	exit 77
 }
 
+# bench_smoke SCRIPT [VAR=VALUE...]: a smoke test's run of bench/SCRIPT
+# with those variables: its output printed and kept in $out, its status in
+# $rc; a skip of the bench (77) is the test's.  Then ck NAME CONDITION
+# checks one thing (eval'd; fail=1 if it does not hold), the first being
+# that the bench succeeded; the test ends with exit $fail.
+bench_smoke() {
+	local script=$1
+	shift
+	out=$(env "$@" bash "$top_srcdir/bench/$script" 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc = 77 ] && exit 77
+	fail=0
+	ck "bench/$script succeeded" "[ $rc = 0 ]"
+}
+ck() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+
 vm_require() {
 	command -v qemu-system-x86_64 >/dev/null ||
 		vm_skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
