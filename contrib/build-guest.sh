@@ -18,6 +18,10 @@
 #   CACHE/vmlinuz, CACHE/initrd.img   the guest kernel and its initramfs
 #                       (with the xipfs hook of debian/xipfs.initramfs-hook)
 #   CACHE/usr.uuid      the image's UUID, for xipfs.usr=ivshmem:UUID
+#   CACHE/root.xipfs    mkxipfs of the whole guest tree, /usr included, with
+#                       an /etc/fstab of its own (nothing to mount): the root
+#                       of boot=xipfs xipfs.root=ivshmem:UUID, with no disk
+#   CACHE/root.uuid     its UUID
 # Each step is cached: a second run only redoes what is missing (--force
 # redoes everything).  The first run downloads about 400 MB and takes a while.
 set -eu
@@ -127,7 +131,7 @@ if [ ! -e "$cache/install.stamp" ]; then
 	run sh -c 'ldconfig && journalctl --update-catalog && systemd-sysusers &&
 		/usr/lib/systemd/systemd-update-done' >>"$cache/install.log" 2>&1 ||
 		die "the first-boot updates failed in $root; see $cache/install.log"
-	rm -f "$cache/images.stamp"
+	rm -f "$cache/images.stamp" "$cache/root-xipfs.stamp"
 	touch "$cache/install.stamp"
 fi
 
@@ -155,5 +159,27 @@ if [ ! -e "$cache/images.stamp" ]; then
 	cp "$root/boot/initrd.img-$kver" "$cache/initrd.img"
 	touch "$cache/images.stamp"
 fi
+# The whole tree as one image for an xipfs root (contrib/initramfs/xipfs):
+# what root.img and usr.xipfs hold together, with an /etc/fstab that
+# mounts nothing (root.img's names /dev/vda, which such a guest has not,
+# and systemd-remount-fs would apply its ext4 options to the overlay).  A
+# tar stream of the tree in which that fstab replaces the tree's.
+if [ ! -e "$cache/root-xipfs.stamp" ]; then
+	echo "$me: building root.xipfs" >&2
+	run apt-get clean
+	etc=$(mktemp -d)
+	mkdir "$etc/etc"
+	printf '%s\n' '# / is an overlayfs over the xipfs image of this tree (boot=xipfs' \
+		'# xipfs.root=SOURCE, see xipfs(1)): nothing to mount or remount.' >"$etc/etc/fstab"
+	(cd "$root" && tar --numeric-owner --xattrs --exclude=./etc/fstab --exclude='./tmp/*' \
+		--exclude='./var/cache/apt/*' --exclude='./var/lib/apt/lists/*' -cf - . \
+		-C "$etc" etc/fstab) | run mkxipfs -q - /tmp/root.xipfs ||
+		{ rm -rf "$etc"; die "mkxipfs of $root (a tar stream) failed"; }
+	rm -rf "$etc"
+	run xipfsctl info /tmp/root.xipfs | sed -n 's/^uuid=//p' >"$cache/root.uuid"
+	[ -s "$cache/root.uuid" ] || die "no uuid in xipfsctl info of $cache/root.xipfs"
+	mv "$root/tmp/root.xipfs" "$cache/root.xipfs"
+	touch "$cache/root-xipfs.stamp"
+fi
 uuid=$(cat "$cache/usr.uuid")
-echo "$me: guest kernel $kver, /usr image $cache/usr.xipfs ($(du -h "$cache/usr.xipfs" | cut -f1), uuid $uuid), root disk $cache/root.img" >&2
+echo "$me: guest kernel $kver, /usr image $cache/usr.xipfs ($(du -h "$cache/usr.xipfs" | cut -f1), uuid $uuid), root disk $cache/root.img, whole-root image $cache/root.xipfs (uuid $(cat "$cache/root.uuid"))" >&2

@@ -22,7 +22,8 @@
 #                      virtio-pmem device (neither VMM has ivshmem)
 # The guest mounts it with "xipfs ivshmem:UUID DIR" (pmem:UUID for a
 # virtio-pmem device), or as its /usr with xipfs.usr=ivshmem:UUID (or
-# pmem:UUID) on its kernel command line.  The file is at least 2 MiB:
+# pmem:UUID) on its kernel command line, or as its whole root with
+# boot=xipfs xipfs.root=ivshmem:UUID (contrib/initramfs/xipfs).  The file is at least 2 MiB:
 # virtio-pmem devices are 2 MiB-aligned.
 set -eu
 me=xipfs-vm-segment.sh

@@ -10,8 +10,10 @@
 # services that redo the work of a changed /usr (ldconfig, the journal
 # catalog) were skipped (the guest is built updated), python3,
 # dpkg -l and gcc (cc1, as, ld: a compiler build and run) work from it, a
-# file mapped from /usr is the host's frame (pagemap against the ivshmem
-# BAR), files read back equal the guest tree they were built from, and
+# file mapped from /usr is the host's frame, and so is every page of
+# python3's own code and libc's (pagemap against the ivshmem BAR; the checks
+# are tests/vm/guest-checks.sh's), files read back equal the guest tree
+# they were built from, and
 # xipfs-mounts.service mounts a second segment after boot.  Then the guest
 # powers off through systemd, which must not kill the daemon or hang.
 # Before the boot: guest_require removed the /usr segment of the guest's
@@ -54,56 +56,21 @@ sums=$( (cd "$root" && sha256sum "./$py" "./$cc1" ./usr/bin/dpkg \
 	./usr/lib/x86_64-linux-gnu/libc.so.6 ./usr/lib/os-release \
 	"$(find ./usr/lib/python3* -maxdepth 1 -name 'os.py' | head -n 1)") ) || exit 99
 
-cat >"$work/run.sh" <<EOS
+{ cat "$top_srcdir/tests/vm/guest-checks.sh"; cat <<EOS; } >"$work/run.sh"
 set -u
-fail() { echo "FAIL: \$*"; exit 1; }
 set -- \$(findmnt -n -o FSTYPE,SOURCE /usr)
 [ "\$1 \$2" = "fuse.xipfs ivshmem:$GUEST_UUID" ] || fail "/usr is \$*"
 echo "usr: \$1 \$2"
-pid=\$(pgrep -x @xipfs) || fail "no @xipfs daemon"
-argv0=\$(tr '\0' '\n' </proc/\$pid/cmdline | head -n 1)
-[ "\$argv0" = @xipfs ] || fail "daemon argv[0] is \$argv0"
-cg=\$(cat /proc/\$pid/cgroup)
-case \$cg in "0::/"|"0::/init.scope") ;; *) fail "daemon in cgroup \$cg, a unit systemd stops" ;; esac
-echo "daemon: pid \$pid argv[0] \$argv0 cgroup \$cg"
+check_daemon
 # The guest was built updated (contrib/build-guest.sh): no boot redoes
 # the work of a changed /usr.
 for u in ldconfig.service systemd-journal-catalog-update.service; do
 	[ "\$(systemctl show -P ConditionResult \$u)" = no ] || fail "\$u ran at boot: /usr counts as updated"
 done
 echo "update services: skipped"
-modinfo -n xipmap | grep -q /updates/dkms/ || fail "xipmap is not dkms's: \$(modinfo -n xipmap)"
-out=\$(python3 -c 'import json, sqlite3, ssl, sys; print("python", sys.version.split()[0], json.dumps([1]))') ||
-	fail "python3"
-echo "\$out"
-n=\$(dpkg -l | grep -c '^ii')
-[ "\$n" -gt 100 ] || fail "dpkg -l lists \$n packages"
-dpkg -l xipfs xipmap-dkms | grep -q '^ii  xipmap-dkms' || fail "xipmap-dkms not installed"
-echo "dpkg: \$n packages installed"
-printf '#include <stdio.h>\nint main(void) { puts("gcc-ok"); return 0; }\n' >/tmp/h.c
-gcc -O2 -o /tmp/h /tmp/h.c && [ "\$(/tmp/h)" = gcc-ok ] || fail "gcc"
-echo "gcc: \$(gcc -dumpfullversion) built and ran a program"
-cd / && echo "$sums" | sha256sum --quiet -c - || fail "files differ from the guest tree"
-echo "sha256: $(echo "$sums" | wc -l) files equal the guest tree"
-python3 - "$py" <<'PY' || fail "pagemap"
-import ctypes, glob, mmap, os, struct, sys
-bars = []
-for d in glob.glob('/sys/bus/pci/devices/*'):
-    if open(d + '/vendor').read().strip() == '0x1af4' and open(d + '/device').read().strip() == '0x1110':
-        s, e, _ = open(d + '/resource').read().splitlines()[2].split()
-        bars.append((int(s, 16), int(e, 16)))
-fd = os.open(sys.argv[1], os.O_RDONLY)
-m = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-m[8192]    # a read: the page stays the segment's own frame
-addr = ctypes.addressof(ctypes.c_char.from_buffer(m)) + 8192
-with open('/proc/self/pagemap', 'rb') as pm:
-    pm.seek(addr // 4096 * 8)
-    e = struct.unpack('<Q', pm.read(8))[0]
-pfn = e & ((1 << 55) - 1)
-ok = e >> 63 and any(s <= pfn * 4096 <= en for s, en in bars)
-print('xip: %s page 2 at frame 0x%x, ivshmem BARs %s: %s' % (sys.argv[1], pfn, ['0x%x-0x%x' % b for b in bars], 'in a BAR' if ok else 'NOT in a BAR'))
-sys.exit(0 if ok else 1)
-PY
+check_programs
+check_sums "$sums"
+check_xip "$py" "$py" /usr/lib/x86_64-linux-gnu/libc.so.6
 echo "ivshmem:$extra_uuid /opt/extra allow_other" >>/etc/xipfs/mounts
 systemctl restart xipfs-mounts.service || fail "xipfs-mounts.service"
 [ "\$(cat /opt/extra/sub/hello)" = "a further segment $$" ] || fail "/opt/extra/sub/hello"
@@ -111,17 +78,4 @@ echo "xipfs-mounts: \$(findmnt -n -o SOURCE /opt/extra) on /opt/extra"
 EOS
 
 guest_boot --name thin --ivshmem "$extra_seg" "$work/run.sh" "$work/guest"
-rc=$?
-if [ $rc -ne 0 ]; then
-	echo "FAIL: the guest run failed ($rc); console: $work/guest/console.log" >&2
-	tail -n 40 "$work/guest/console.log" >&2
-	exit 1
-fi
-# systemd-shutdown names what it still has to signal; the daemon of /usr
-# must not be among them.
-if grep -E 'Sending SIG[A-Z]+ to PID [0-9]+ \(@?xipfs\)' "$work/guest/console.log"; then
-	echo "FAIL: systemd-shutdown signalled the daemon of /usr" >&2
-	exit 1
-fi
-grep -a -E 'shutdown\[1\]|reboot: ' "$work/guest/console.log" | sed 's/^/console: /' | tail -n 8
-echo "boot, run and poweroff: ${GUEST_SECONDS}s"
+guest_verdict $? "$work/guest" /usr || exit 1
