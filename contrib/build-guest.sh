@@ -31,6 +31,8 @@ cache=${1:-${XIPFS_GUEST_CACHE:-/var/cache/xipfs-guest}}
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 me=build-guest.sh
 die() { echo "$me: $*" >&2; exit 1; }
+# die_log LOG MESSAGE: the end of a failed step's log, then die (CI shows it).
+die_log() { tail -n 30 "$1" >&2; die "$2; see $1"; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap, chroot)"
 for t in mmdebstrap mkfs.ext4 chroot; do
 	command -v "$t" >/dev/null || die "$t not found (run contrib/install-deps.sh)"
@@ -57,7 +59,7 @@ if [ ! -e "$cache/root.stamp" ]; then
 	mmdebstrap --variant=apt --components=main \
 		--include="$(echo $runtime $builddeps | tr ' ' ',')" \
 		trixie "$root" "deb $uri trixie main" >"$cache/mmdebstrap.log" 2>&1 ||
-		{ tail -n 30 "$cache/mmdebstrap.log" >&2; die "mmdebstrap failed; see $cache/mmdebstrap.log"; }
+		die_log "$cache/mmdebstrap.log" "mmdebstrap failed"
 	touch "$cache/root.stamp"
 fi
 run() { "$srcdir/contrib/chroot-run.sh" "$root" "$@"; }
@@ -73,12 +75,12 @@ if [ "$(cat "$cache/debs.stamp" 2>/dev/null)" != "$src_id" ]; then
 	echo "$me: building the .debs in the trixie tree" >&2
 	# shellcheck disable=SC2086
 	run apt-get install -y -qq $builddeps >"$cache/apt.log" 2>&1 ||
-		{ tail -n 20 "$cache/apt.log" >&2; die "installing the build dependencies failed"; }
+		die_log "$cache/apt.log" "installing the build dependencies failed"
 	rm -rf "$cache/debs"
 	"$srcdir/contrib/build-debs.sh" --chroot "$root" "$cache/debs" >/dev/null ||
 		die "dpkg-buildpackage failed in $root; see $cache/debs/build.log"
 	grep -q '^checking for fuse_passthrough_open... yes' "$cache/debs/build.log" ||
-		die "the trixie build has no FUSE passthrough (see $cache/debs/build.log)"
+		die_log "$cache/debs/build.log" "the trixie build has no FUSE passthrough"
 	echo "$src_id" >"$cache/debs.stamp"
 	rm -f "$cache/install.stamp"
 fi
@@ -96,9 +98,9 @@ if [ ! -e "$cache/install.stamp" ]; then
 		{ dkms status -k "$1" | grep -q installed || dkms install xipmap/"$2" -k "$1"; }' \
 		sh "$kver" "$(dpkg-parsechangelog -l "$srcdir/debian/changelog" -SVersion)" \
 		>"$cache/install.log" 2>&1 ||
-		{ tail -n 30 "$cache/install.log" >&2; die "installing the .debs failed; see $cache/install.log"; }
+		die_log "$cache/install.log" "installing the .debs failed"
 	ko=$(find "$root/lib/modules/$kver/updates" -name 'xipmap.ko*' 2>/dev/null | head -n 1)
-	[ -n "$ko" ] || die "dkms built no xipmap.ko for $kver (see $cache/install.log)"
+	[ -n "$ko" ] || die_log "$cache/install.log" "dkms built no xipmap.ko for $kver"
 	rm -rf "$root/tmp/debs"
 	# The guest: a root disk on virtio-blk, a console on the serial port, the
 	# test hook xipfs-guest-run.service, no waiting for absent devices.
@@ -119,7 +121,7 @@ if [ ! -e "$cache/install.stamp" ]; then
 	printf '%s\n' virtio_pci virtio_blk ext4 erofs virtio_pmem nd_pmem \
 		>"$root/etc/initramfs-tools/modules"
 	run update-initramfs -u -k "$kver" >>"$cache/install.log" 2>&1 ||
-		die "update-initramfs failed; see $cache/install.log"
+		die_log "$cache/install.log" "update-initramfs failed"
 	# What systemd redoes at a boot after /usr changed (ConditionNeedsUpdate:
 	# ldconfig.service, systemd-journal-catalog-update.service, ...), done
 	# once here, and systemd-update-done's stamps in /etc and /var naming
@@ -130,7 +132,7 @@ if [ ! -e "$cache/install.stamp" ]; then
 	# read its files a line and an isatty() (a FUSE ioctl) at a time.
 	run sh -c 'ldconfig && journalctl --update-catalog && systemd-sysusers &&
 		/usr/lib/systemd/systemd-update-done' >>"$cache/install.log" 2>&1 ||
-		die "the first-boot updates failed in $root; see $cache/install.log"
+		die_log "$cache/install.log" "the first-boot updates failed in $root"
 	rm -f "$cache/images.stamp" "$cache/root-xipfs.stamp"
 	touch "$cache/install.stamp"
 fi

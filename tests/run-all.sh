@@ -12,12 +12,17 @@
 #      contrib/build-libfuse.sh) so the FUSE passthrough/XIP path is compiled
 #      in; `make check` (contrib/ci-build-passthrough.sh), including the
 #      QEMU guest tests (tests/vm: xipmap.ko and the daemon's XIP path).
-# Logs of failed tests are printed.  Exit status: 0 only if every stage passed.
-# Set XIPFS_STAGES to a subset of "plain asan distcheck fuzz passthrough" to run fewer.
+#   7. guest: the real Debian 13 guest (contrib/build-guest.sh, cached in
+#      $XIPFS_GUEST_CACHE, default build/guest: a fresh clone builds it, a
+#      second run reuses it) and its tests, `make check-guest` in the
+#      passthrough build (built here if that stage did not run).
+# Logs of failed tests are printed, and each stage's time.  Exit status: 0
+# only if every stage passed.  Set XIPFS_STAGES to a subset of
+# "plain asan distcheck fuzz passthrough guest" to run fewer.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-stages=${XIPFS_STAGES:-plain asan distcheck fuzz passthrough}
+stages=${XIPFS_STAGES:-plain asan distcheck fuzz passthrough guest}
 build=${XIPFS_BUILD_ROOT:-$top/build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -55,6 +60,7 @@ stage() {
 }
 
 for s in $stages; do
+	t0=$SECONDS
 	case $s in
 	plain)
 		MAKEFLAGS="$novm" stage plain ;;
@@ -75,9 +81,21 @@ for s in $stages; do
 		echo "=== stage passthrough"
 		contrib/ci-build-passthrough.sh "$build/passthrough" --enable-werror ||
 			{ show_logs "$build/passthrough" || true; failed+=(passthrough); } ;;
+	guest)
+		# The host side (xipfsctl, mkxipfs) is the passthrough build's;
+		# build-guest.sh prints the tail of its failed step's log.
+		echo "=== stage guest"
+		export XIPFS_GUEST_CACHE=${XIPFS_GUEST_CACHE:-$build/guest}
+		if ! { [ -f "$build/passthrough/Makefile" ] ||
+			contrib/ci-build-passthrough.sh --no-check "$build/passthrough" --enable-werror; } ||
+			! make -s -C "$build/passthrough" -j"$jobs" check-guest; then
+			show_logs "$build/passthrough" || true
+			failed+=(guest)
+		fi ;;
 	*)
 		echo "run-all.sh: unknown stage '$s'" >&2; exit 2 ;;
 	esac
+	echo "=== stage $s: $((SECONDS - t0)) s"
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
