@@ -60,6 +60,7 @@ struct xipfs_state {
 	uint32_t xip_page_size;		/* the kernel's page size */
 	uint64_t xip_max_pages;		/* pages in one backing file */
 	bool xip_ok;			/* xip_check() passed */
+	bool xip_no_linear;		/* the helper refused XIPMAP_CREATE_LINEAR */
 	bool xip_failed;		/* xip=on could not be honoured */
 	char xip_why[256];		/* why not, when !xip_ok */
 	/* Backing files by extent list; the lock guards the table only. */
