@@ -16,6 +16,11 @@
 #   ICOUNT=0 make bench-startup-guest  # guest time counts instructions
 #   SMP=2 make bench-startup-guest     # daemons on a vCPU of their own
 #
+# XIP_IDLE="N ..." adds, for each N, an XIP mount with -o xip_idle=N to the
+# sweeps (xip-idleN) and the requests of its cold and warm start (OPEN's
+# time includes making a backing file): what a smaller cache of closed
+# files' backing files costs each start that finds its files dropped.
+#
 # Other work on the machine makes TCG timings noisy: compare the ratios of
 # one run, not absolute times across runs.  ICOUNT=N runs QEMU with
 # -icount shift=N: the guest's clock advances 2^N ns an instruction while
@@ -56,6 +61,21 @@ mkfs.erofs --quiet -Enoinline_data "$dir/erofs" "$XIP_TREE" >/dev/null || exit 1
 vm_pmem_file "$dir/erofs" "$pmem" || exit 1
 vm_modules
 py="$pin /usr/bin/python3 $top_srcdir/bench/startup.py"
+idle_mounts= idle_sweep= idle_requests= idle_umount=
+for n in ${XIP_IDLE:-}; do
+	case $n in
+	*[!0-9]*) echo "bench/startup-guest.sh: XIP_IDLE=$XIP_IDLE: expected counts" >&2; exit 2 ;;
+	esac
+	idle_mounts="$idle_mounts
+$(xip_mount_cmd i$n /tmp/i$n xip=on,xip_idle=$n$dcpu "ivshmem:$XIP_UUID")
+$(xip_mount_cmd si$n /tmp/si$n xip=on,stats,xip_idle=$n$dcpu "ivshmem:$XIP_UUID")"
+	idle_sweep="$idle_sweep xip-idle$n=/tmp/i$n/usr@\$(cat i$n.pid)"
+	idle_requests="$idle_requests
+echo
+echo \"== the same, XIP with -o xip_idle=$n\"
+$py requests /tmp/si$n/usr \$(cat si$n.pid) si$n.log || exit 1"
+	idle_umount="$idle_umount i$n si$n"
+done
 
 cat >"$dir/guest.sh" <<EOF
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -65,7 +85,7 @@ $(xip_mount_cmd a /tmp/a xip=on$dcpu "ivshmem:$XIP_UUID")
 $(xip_mount_cmd m /tmp/m xip=on,mt$dcpu "ivshmem:$XIP_UUID")
 $(xip_mount_cmd c /tmp/c xip=off$dcpu "ivshmem:$XIP_UUID")
 $(xip_mount_cmd sa /tmp/sa xip=on,stats$dcpu "ivshmem:$XIP_UUID")
-$(xip_mount_cmd sc /tmp/sc xip=off,stats$dcpu "ivshmem:$XIP_UUID")
+$(xip_mount_cmd sc /tmp/sc xip=off,stats$dcpu "ivshmem:$XIP_UUID")$idle_mounts
 $(vm_erofs_dax_cmd /tmp/e)
 mkdir -p /tmp/t
 mount -t tmpfs -o size=512m tmpfs /tmp/t || exit 1
@@ -81,17 +101,17 @@ done
 [ -n "\${XIPFS_VM_TASKS:-}" ] || { echo "FAIL: QEMU's process not found in the host's /proc"; exit 1; }
 echo "== python3 start + 9 imports in the guest ($SMP vCPU${pin:+, daemons on vCPU $((SMP - 1)), python on the others}), $ROUNDS rounds of $RUNS interleaved sweeps"
 $py $ROUNDS $RUNS tmpfs=/tmp/t/usr xip=/tmp/a/usr@\$(cat a.pid) xip-mt=/tmp/m/usr@\$(cat m.pid) \
-	xip-off=/tmp/c/usr@\$(cat c.pid) erofs-dax=/tmp/e/usr || exit 1
+	xip-off=/tmp/c/usr@\$(cat c.pid) erofs-dax=/tmp/e/usr$idle_sweep || exit 1
 echo
 echo "== FUSE requests of one python start in the guest, XIP (xipfs -o stats)"
 $py requests /tmp/sa/usr \$(cat sa.pid) sa.log || exit 1
 echo
 echo "== the same, xip=off"
-$py requests /tmp/sc/usr \$(cat sc.pid) sc.log || exit 1
+$py requests /tmp/sc/usr \$(cat sc.pid) sc.log || exit 1$idle_requests
 echo
 echo "== per-call cost in the guest"
 $py latency $ROUNDS tmpfs=/tmp/t xip=/tmp/a xip-mt=/tmp/m xip-off=/tmp/c erofs-dax=/tmp/e || exit 1
-for m in a m c sa sc; do umount /tmp/\$m || exit 1; done
+for m in a m c sa sc$idle_umount; do umount /tmp/\$m || exit 1; done
 umount /tmp/e
 umount /tmp/h
 EOF
