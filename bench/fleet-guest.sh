@@ -38,12 +38,28 @@
 #     usrcache the page cache of /usr's files (mincore(2) of each, but
 #              /usr/src: kernel headers only a module build reads), walked
 #              after every other figure is taken
+#     devcache the page cache of /usr's block device (mincore(2) of the
+#              device): what EROFS reads of its metadata, DAX or not
 #     daemon   the xipfs daemon's anonymous memory and page tables
 #              (smaps_rollup Anonymous + VmPTE)
 #     held     initramfs files the daemon keeps alive by mapping them (its
 #              program and libraries: deleted at switch_root, but a ramfs
 #              file stays in RAM, whole, while mapped)
-#     slab     the file system's inodes (fuse_inode or erofs_inode objects)
+#     slab     the file system's inodes: fuse_inode or erofs_inode objects,
+#              the LSM blob of each (lsm_inode_cache) and FUSE's forget
+#              record (kmalloc-cg-32), by /proc/slabinfo's count and each
+#              cache's slab_size
+#     bfiles   xipfs's backing files: xipmap's count of the segment's
+#              live ones (XIPMAP_IOC_SEG_STAT: one per content opened
+#              and not yet dropped, -o xip_idle, and the daemon's view of
+#              the segment) times what each holds: its inode, dentry and
+#              file with their LSM blobs, the credentials (and their LSM
+#              blob) and record FUSE keeps with a registered backing file
+#              (cred, kmalloc-cg-16, kmalloc-64) and xipmap's record
+#              (kmalloc-cg-64; a file not stored as one run also has a
+#              page list, 8 bytes a page, not counted).  The objects are
+#              those slub_debug=U's allocation sites showed per backing
+#              file (FLEET_APPEND="slab_nomerge slub_debug=U" dumps them)
 #   kslab      the guest's whole Slab, for what usr_M leaves out
 # and the host PSS of its QEMU process (/proc/PID/smaps), taken once those
 # figures are out: the guest's RAM mapping plus the shared segment or pmem
@@ -53,9 +69,16 @@
 # share of the guest RAM pages it touched, which the two processes split).
 # hcache: the host page cache of the tree virtiofsd serves after the
 # fleet's run, divided among the fleet's guests (no process maps it, so it
-# is in no PSS; reclaimable).  Not in usr_M: kernel memory outside those
-# slabs (xipmap's page lists and backing files, FUSE's requests).  The guest's own report of
-# its boot (systemd-analyze blame) is in each run.txt (FLEET_KEEP).
+# is in no PSS; reclaimable).  Not in usr_M: /usr's dentries (both kinds
+# have one per name looked up; FUSE's READDIRPLUS also makes an inode and
+# a dentry for each entry of a directory listed), the records of open
+# files (a FUSE file with a backing file is two files and a fuse_file where
+# EROFS's is one), EROFS DAX's entries in each file's mapping tree
+# (radix_tree_node) and other kernel memory: after the table, every slab
+# cache and meminfo line in which a variant's guests differ from the first
+# variant's by 32 KiB or more (medians), the whole difference.  The
+# guest's own report of its boot (systemd-analyze blame) is in each
+# run.txt (FLEET_KEEP).  FLEET_APPEND: more guest kernel command line.
 #
 # Usage (root): top_builddir=BUILD top_srcdir=SRC bench/fleet-guest.sh
 #   FLEET_GUESTS (default 4), FLEET_ROUNDS (default 2), FLEET_VARIANTS
@@ -190,6 +213,45 @@ awk '/^(MemTotal|MemFree|MemAvailable|Cached|Shmem|Slab|PageTables):/ {
 awk '$1 == "nr_memmap_pages" { print "k memmap", $2 * 4 }' /proc/vmstat
 awk '$1 == "fuse_inode" || $1 == "erofs_inode" || $1 == "dentry" || $1 == "inode_cache" || $1 == "filp" {
 	print "k slab_" $1, int($2 * $4 / 1024) }' /proc/slabinfo
+# Every slab cache (name, objects in use, object size, kB of its slabs)
+# and every meminfo line, to compare the variants' kernel memory.
+awk 'NR > 2 { print "S", $1, $2, $4, $15 * $6 * 4 }' /proc/slabinfo
+awk '{ sub(":", "", $1); print "M", $1, $2 }' /proc/meminfo
+# Each process's page tables (P NAME KB), and with slub_debug=U on the
+# guest's command line (FLEET_APPEND) each cache's allocation sites
+# (A CACHE COUNT FUNCTION, from debugfs), to tell who made the objects.
+for p in /proc/[0-9]*; do
+	awk -v c="$(cat "$p/comm" 2>/dev/null)" '$1 == "VmPTE:" { print "P", c, $2 }' "$p/status" 2>/dev/null
+done
+if grep -q slub_debug /proc/cmdline; then
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	for c in /sys/kernel/debug/slab/*/alloc_traces; do
+		n=${c%/alloc_traces}
+		awk -v n="${n##*/}" '$1 ~ /^[0-9]+$/ { sub(/\+.*/, "", $2); print "A", n, $1, $2 }' "$c"
+	done
+fi
+# xipfs: the live backing files of /usr's segment (xipmap counts them:
+# XIPMAP_IOC_SEG_STAT on the ivshmem segment's handle), for bfiles; and
+# the bytes an object of each cache slab and bfiles count takes (merged
+# caches too), as "k sz_CACHE BYTES".
+for c in fuse_inode erofs_inode lsm_inode_cache lsm_file_cache inode_cache dentry filp cred \
+	kmalloc-cg-16 kmalloc-cg-32 kmalloc-64 kmalloc-cg-64; do
+	echo "k sz_$c $(cat "/sys/kernel/slab/$c/slab_size" 2>/dev/null || echo 0)"
+done
+python3 - <<'EOP'
+import fcntl, os, re, struct, uuid
+m = re.search(r"xipfs\.usr=ivshmem:(\S+)", open("/proc/cmdline").read())
+if m and os.path.exists("/dev/xipmap"):
+    iowr = lambda nr, size: 3 << 30 | size << 16 | 0xB8 << 8 | nr
+    dev = os.open("/dev/xipmap", os.O_RDWR)
+    # struct xipmap_attach: kind IVSHMEM, fd, uuid, flags EXISTING, seg_fd, size
+    at = bytearray(struct.pack("<Ii16sIiQ", 2, -1, uuid.UUID(m.group(1)).bytes, 1, -1, 0))
+    fcntl.ioctl(dev, iowr(1, len(at)), at)
+    seg = struct.unpack("<Ii16sIiQ", at)[4]
+    st = bytearray(64)          # struct xipmap_seg_stat
+    fcntl.ioctl(seg, iowr(3, len(st)), st)
+    print("k xip_files", struct.unpack("<IIQQQQQQQ", st)[3])
+EOP
 # The xipfs daemon (started in the initramfs as @xipfs): its anonymous
 # memory and page tables, and the initramfs files it keeps alive (its
 # binary and libraries: run-init deleted them, but a ramfs file's pages
@@ -219,7 +281,7 @@ findmnt -n -r -o FSTYPE,SOURCE,OPTIONS /usr
 # On virtiofs only that estimate: virtiofsd holds a descriptor for each
 # inode the guest knows, and a walk of /usr's 40000 entries takes more
 # than a host limit of 20000 open files allows (EMFILE in the guest).
-python3 - "$(findmnt -n -r -o FSTYPE /usr)" <<'EOP'
+python3 - "$(findmnt -n -r -o FSTYPE /usr)" "$(findmnt -n -r -o SOURCE /usr)" <<'EOP'
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
@@ -227,6 +289,15 @@ libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_i
                       ctypes.c_int, ctypes.c_long)
 libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
+def resident(fd, size):
+    """Pages of fd's first size bytes in the page cache, or None."""
+    a = libc.mmap(None, size, 1, 1, fd, 0)    # PROT_READ, MAP_SHARED
+    if a in (None, ctypes.c_void_p(-1).value):
+        return None
+    vec = ctypes.create_string_buffer((size + 4095) // 4096)
+    ok = libc.mincore(a, size, vec) == 0
+    libc.munmap(a, size)
+    return sum(b & 1 for b in vec.raw) if ok else None
 def cached(top, skip):
     """kB of page cache of the files under top, on top's file system, but skip."""
     pages = files = fails = 0
@@ -242,18 +313,22 @@ def cached(top, skip):
             st = os.fstat(fd)
             size = st.st_size if st.st_dev == dev and (st.st_mode & 0o170000) == 0o100000 else 0
             if size:
-                a = libc.mmap(None, size, 1, 1, fd, 0)    # PROT_READ, MAP_SHARED
-                vec = ctypes.create_string_buffer((size + 4095) // 4096)
-                if a not in (None, ctypes.c_void_p(-1).value) and libc.mincore(a, size, vec) == 0:
-                    pages += sum(b & 1 for b in vec.raw)
-                    files += 1
-                else:
+                n = resident(fd, size)
+                if n is None:
                     fails += 1
-                if a not in (None, ctypes.c_void_p(-1).value):
-                    libc.munmap(a, size)
+                else:
+                    pages += n
+                    files += 1
             os.close(fd)
     print("mincore", top + ":", files, "files,", fails, "failed")
     return pages * 4
+# The page cache of /usr's block device itself: what EROFS reads of its
+# metadata (inodes, directories) through the device, DAX or not
+# (before the walks below, which read all of it).
+if sys.argv[2].startswith("/dev/"):
+    fd = os.open(sys.argv[2], os.O_RDONLY)
+    print("k devcache", (resident(fd, os.lseek(fd, 0, os.SEEK_END)) or 0) * 4)
+    os.close(fd)
 mem = {l.split(":")[0]: int(l.split()[1]) for l in open("/proc/meminfo")}
 root = cached("/", ("/usr", "/proc", "/sys", "/dev", "/run", "/tmp"))
 print("k rootcache", root)
@@ -281,11 +356,11 @@ pss() {
 }
 
 # row_fmt: one row of the table (per guest, and the medians).
-row_fmt='%-11s %3s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %6.1f %6.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n'
+row_fmt='%-11s %3s %3s %8.1f %6.1f %6.1f %6.1f %8.1f %6.1f %6.1f %7.1f %7.1f %7.1f %7.2f %7.2f %7.2f %8.2f %7.2f %7.2f %7.2f %7.2f %7.1f\n'
 header() {
-	printf '%-11s %3s %3s %8s %6s %6s %6s %8s %6s %6s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n' variant r g \
+	printf '%-11s %3s %3s %8s %6s %6s %6s %8s %6s %6s %7s %7s %7s %7s %7s %7s %8s %7s %7s %7s %7s %7s\n' variant r g \
 		python_s kern_s initrd_s user_s hostPSS hostd hcache total_M used_M avail_M usr_M memmap \
-		usrcache daemon held slab kslab
+		usrcache devcache daemon held slab bfiles kslab
 }
 
 # variant_args V: the guest_boot options of variant V (in the array args),
@@ -343,7 +418,7 @@ fleet() {
 				--qemu-arg "-device vhost-user-fs-pci,chardev=vfs,tag=usr")
 		fi
 		now >"$d/start"
-		guest_boot --background --mem "$mem" --append xipfs.run=keep --timeout 1500 \
+		guest_boot --background --mem "$mem" --append "xipfs.run=keep${FLEET_APPEND:+ $FLEET_APPEND}" --timeout 1500 \
 			"${args[@]}" "${gargs[@]}" "$BW/run.sh" "$d"
 		echo "$GUEST_PID" >"$d/pid"
 		pids="$pids $GUEST_PID"
@@ -380,8 +455,10 @@ fleet() {
 			continue
 		fi
 		# usr_M, the guest's cost of hosting /usr: the device's memmap,
-		# /usr's page cache, the daemon's anonymous memory, page tables
-		# and kept initramfs files, and the file system's inode slab.
+		# /usr's page cache and its device's, the daemon's anonymous
+		# memory, page tables and kept initramfs files, the file
+		# system's inodes and xipfs's backing files (the header says
+		# which objects).
 		# The kernel's part: until it ran the initramfs's /init.
 		rinit=$(tr -d '\r' <"$d/console.log" |
 			sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -n 1)
@@ -389,18 +466,26 @@ fleet() {
 			-v p="${p:-0}" -v h="${h:-0}" -v hc="$((hc / guests))" -v rinit="${rinit:-0}" \
 			-v fmt="$row_fmt" '
 			$1 == "k" { k[$2] = $3 }
+			$1 == "S" { n[$2] = $3 }
 			END {
 				m = 1024
 				daemon = k["d_Anonymous"] + k["d_VmPTE"]
-				slab = k["slab_fuse_inode"] + k["slab_erofs_inode"]
+				lsm = k["sz_lsm_inode_cache"]
+				slab = n["fuse_inode"] * (k["sz_fuse_inode"] + lsm + k["sz_kmalloc-cg-32"])
+				slab = (slab + n["erofs_inode"] * (k["sz_erofs_inode"] + lsm)) / m
+				bfile = k["sz_inode_cache"] + k["sz_dentry"] + k["sz_filp"] + lsm
+				bfile += k["sz_lsm_file_cache"] + k["sz_cred"] + k["sz_kmalloc-cg-16"]
+				bfile += k["sz_kmalloc-64"] + k["sz_kmalloc-cg-64"]
+				bfiles = k["xip_files"] * bfile / m
 				if (!("usrcache" in k))
 					k["usrcache"] = k["usrcache_est"]
-				usr = k["memmap"] + k["usrcache"] + daemon + k["d_held"] + slab
+				usr = k["memmap"] + k["usrcache"] + k["devcache"] + daemon + k["d_held"] + slab + bfiles
 				ird = rinit * 1000; usp = k["UserspaceTimestampMonotonic"]
 				printf fmt, v, r, g, t, ird / 1000, (usp - ird) / 1000, (k["uptime_ms"] - usp) / 1000,
 					(p + h) / m, h / m, hc / m, k["MemTotal"] / m, (k["MemTotal"] - k["MemFree"]) / m,
 					(k["MemTotal"] - k["MemAvailable"]) / m, usr / m, k["memmap"] / m,
-					k["usrcache"] / m, daemon / m, k["d_held"] / m, slab / m, k["Slab"] / m
+					k["usrcache"] / m, k["devcache"] / m, daemon / m, k["d_held"] / m, slab / m,
+					bfiles / m, k["Slab"] / m
 			}' "$d/run.txt" | tee -a "$BW/rows"
 		sed -n 's/^\(fuse\|erofs\|virtiofs\)[^ ]* /    \/usr: &/p' "$d/run.txt" | head -n 1 >&2
 	done
@@ -424,6 +509,46 @@ median() {
 		awk '{ a[NR] = $1 } END { if (NR) print (a[int((NR + 1) / 2)] + a[int(NR / 2) + 1]) / 2; else print "nan" }'
 }
 
+# kdiff: the guests' kernel memory by slab cache (slab pages, from
+# /proc/slabinfo) and by /proc/meminfo line, each variant's median over its
+# guests (KiB), wherever a variant's differs from the first variant's by
+# 32 KiB or more: the whole difference, of which usr_M attributes a part.
+kdiff() {
+	local v f
+	for v in $variants; do
+		for f in "$BW/$v"/*/*/run.txt; do
+			grep -q STATS-DONE "$f" 2>/dev/null || continue
+			awk -v v="$v" '$1 == "S" { print v, "slab:" $2, $5 }
+				$1 == "M" && $2 ~ /^(Slab|SReclaimable|SUnreclaim|PageTables|KernelStack|Percpu|VmallocUsed|Buffers|Cached|Shmem|AnonPages)$/ {
+					print v, $2, $3 }' "$f"
+		done
+	done | LC_ALL=C sort -k1,1 -k2,2 -k3,3g | awk -v vs="$variants" '
+		function flush() {
+			if (n)
+				med[key] = (a[int((n + 1) / 2)] + a[int(n / 2) + 1]) / 2
+			n = 0
+		}
+		{ k = $1 SUBSEP $2; if (k != key) { flush(); key = k }; a[++n] = $3; names[$2] = 1 }
+		END {
+			flush()
+			nv = split(vs, V, " ")
+			for (c in names) {
+				show = 0
+				for (i = 2; i <= nv; i++) {
+					d = med[V[i], c] - med[V[1], c]
+					if (d >= 32 || d <= -32)
+						show = 1
+				}
+				if (!show)
+					continue
+				printf "%-28s", c
+				for (i = 1; i <= nv; i++)
+					printf " %10.0f", med[V[i], c]
+				printf "\n"
+			}
+		}' | LC_ALL=C sort
+}
+
 # The rounds: every variant's fleet in each, the order reversed every other
 # round (A B C, C B A, A B C, ...), so that a drift in the host's load
 # falls on every variant alike.
@@ -444,12 +569,18 @@ for v in $variants; do
 	n=$(awk -v v="$v" '$1 == v' "$BW/rows" | wc -l)
 	[ "$n" -gt 0 ] || continue
 	cols=
-	for c in $(seq 4 20); do
+	for c in $(seq 4 22); do
 		cols="$cols $(awk -v v="$v" -v c="$c" '$1 == v { print $c }' "$BW/rows" | median)"
 	done
 	# shellcheck disable=SC2059,SC2086
 	printf "$row_fmt" "$v" med "$n" $cols
 done
+echo "# the guest kernel's memory where a variant differs from $(echo "$variants" | awk '{ print $1 }') by 32 KiB or more" \
+	"(KiB, medians; slab: a cache's slab pages; the rest /proc/meminfo)"
+printf '%-28s' memory
+for v in $variants; do printf ' %10s' "$v"; done
+echo
+kdiff
 # Boot to python3 against xipfs, paired: each round's median of a variant
 # over that round's median of xipfs, then the median of those ratios.
 if echo " $variants " | grep -q ' xipfs '; then
@@ -478,8 +609,9 @@ echo "# MiB per guest. total_M: MemTotal; used_M: MemTotal - MemFree; avail_M: M
 	"root disk's files' page cache, since virtiofsd cannot hold a descriptor for every file of /usr" \
 	"within this host's open-file limit) + daemon (the xipfs" \
 	"daemon's anonymous memory and page tables) + held (initramfs files the daemon keeps in RAM)" \
-	"+ slab (fuse_inode or erofs_inode objects); kslab: the guest's whole Slab (xipmap's backing" \
-	"files are inode_cache and filp objects, in run.txt).  python_s: from QEMU's start to python3's" \
+	"+ devcache (page cache of /usr's block device: EROFS's metadata) + slab (the fs's inodes:" \
+	"fuse_inode or erofs_inode, with their LSM blobs) + bfiles (xipfs's backing files: inode," \
+	"dentry, file, FUSE's and xipmap's records); kslab: the guest's whole Slab.  python_s: from QEMU's start to python3's" \
 	"answer; kern_s, initrd_s, user_s: the guest's clock until the initramfs, in it, and from" \
 	"systemd's start in the real root to python3"
 echo "# hostPSS: the guest's RAM and the segment/pmem file shared by all guests of a variant (its" \
