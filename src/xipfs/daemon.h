@@ -17,14 +17,20 @@ enum xip_mode { XIP_OFF, XIP_AUTO, XIP_ON };
 /*
  * -o xip_idle=N: backing files nothing has open stay registered, the least
  * recently used closed first beyond N (xip.c says why).  A Debian 13 guest
- * opened 316 different contents from boot to a python3 prompt and 395
- * with python's imports, gcc and dpkg -l, each costing the guest about
- * 1.6 KiB of slab (its inode, dentry and file, the passthrough and page
- * list records: 1003 more kept files measured 1592 KiB more Slab than with
- * xip_idle=64).  512 keeps such a working set for 0.8 MiB at most, where
- * 4096 let a walk over /usr hold 6.4 MiB.
+ * opened 393 different contents from boot to python's imports, gcc and
+ * dpkg -l, each costing the guest 1488 bytes of slab: its inode, dentry
+ * and file with their LSM blobs, the credentials and record FUSE keeps
+ * with a registered backing file, and xipmap's record (a file not stored
+ * as one run also its page list, 8 bytes a page).  A closed file a process
+ * still maps counts as idle here but stays alive anyway, so the guest
+ * holds its mapped contents plus at most N others: 393 files (0.56 MiB)
+ * with N = 512, 167 with 128, 139 with 64 and 151 with 0 (what was open or
+ * mapped then).  128 holds a python start's 74 files; below a program's
+ * working set every start makes them all again (bench/startup-guest.sh
+ * XIP_IDLE: an OPEN took 218 us of the daemon's time instead of 79, and
+ * the start 4% more of the guest's CPU, under TCG).
  */
-#define XIP_IDLE_DEFAULT	512
+#define XIP_IDLE_DEFAULT	128
 
 /*
  * An open regular file.  fi->fh is 0 or points at one: the kernel hands
