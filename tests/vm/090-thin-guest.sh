@@ -23,11 +23,20 @@ set -u
 . "${top_srcdir:?}/tests/vm/guest-lib.sh"
 # The /usr segment of a previous build of this guest (another UUID), as
 # guest_require recorded it: guest_require replaces it by the current one.
+# The one recorded when it is still there (the guest was rebuilt: 1 GiB of
+# /dev/shm that must go), else a stand-in put in its place.
 stale=/dev/shm/xipfs-test-00000000-0000-4000-8000-000000000000
 cache=${XIPFS_GUEST_CACHE:-/var/cache/xipfs-guest}
 trap 'rm -f "$stale"' EXIT
 if [ -s "$cache/usr.uuid" ]; then
-	: >"$stale" && echo "$stale" >"$cache/usr.seg" || exit 99
+	prev=$(cat "$cache/usr.seg" 2>/dev/null) || prev=
+	case $prev in
+	"/dev/shm/xipfs-test-$(cat "$cache/usr.uuid")") ;;
+	/dev/shm/xipfs-test-*) [ -f "$prev" ] && stale=$prev ;;
+	esac
+	if [ "$stale" != "$prev" ]; then
+		: >"$stale" && echo "$stale" >"$cache/usr.seg" || exit 99
+	fi
 fi
 guest_require
 if [ -e "$stale" ] || [ "$(cat "$GUEST_CACHE/usr.seg")" != "$GUEST_SEG" ]; then
