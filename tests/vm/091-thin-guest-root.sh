@@ -51,6 +51,12 @@ set -- \$(findmnt -n -o FSTYPE,SOURCE \$d/ro)
 ! findmnt -n /usr >/dev/null || fail "/usr is a mount of its own: \$(findmnt -n /usr)"
 echo "root: overlay, lower \$d/ro fuse.xipfs ivshmem:$GUEST_ROOT_UUID, upper on tmpfs"
 check_daemon
+# run-init deleted the initramfs: with -o selfmap=/ the daemon maps none of
+# its files any more (it runs from the image it serves).  Its one deleted
+# file is xipmap's segment.
+! grep '(deleted)\$' /proc/\$pid/maps | grep -v ' /xipmap (deleted)\$' ||
+	fail "the daemon still maps files of the initramfs"
+echo "daemon: maps no file of the initramfs"
 check_programs
 # Writes: a new file in /etc and /var, and a file of the image changed
 # (copied up); the upper layer has them, the image not.
