@@ -83,6 +83,20 @@
 # Usage (root): top_builddir=BUILD top_srcdir=SRC bench/fleet-guest.sh
 #   FLEET_GUESTS (default 4), FLEET_ROUNDS (default 2), FLEET_VARIANTS
 #   ("xipfs erofs-pmem erofs-blk virtiofs"), FLEET_GUEST_MEM (default 512M),
+#   FLEET_SMP (default 1: vCPUs per guest, every variant alike; N >= 2
+#   runs them under -accel tcg,thread=single and pins the xipfs daemon to
+#   the last vCPU with xipfs.opts=allow_other,suid,cpus=N-1, as
+#   bench/startup-guest.sh's SMP=N does: a FUSE round trip then wakes the
+#   daemon on its own vCPU instead of switching address spaces, which under
+#   TCG (no PCID) empties the emulated TLB twice a request),
+#   FLEET_TRACE (non-empty: which processes and files make the FUSE round
+#   trips: every variant boots with kprobe events on fuse_open,
+#   fuse_dir_open and fuse_file_ioctl (the opener, the file's name) and on
+#   each exec, from early boot (kprobe_event=) until python3 answered, and
+#   the xipfs daemon counts its requests (-o stats); each run.txt gets "T
+#   COUNT open|opendir|ioctl by COMM|of FILE" and "T COUNT exec PROGRAM"
+#   lines, 25 of each kind, and "T stats: ..."; it slows the boot, so its
+#   times are not comparable with a run without it),
 #   FLEET_KEEP (a directory: keep each guest's run.txt and console log
 #   there, as VARIANT/run-rROUND-GUEST.txt).  Needs the guest
 #   (contrib/build-guest.sh), mkfs.erofs and for virtiofs a virtiofsd
@@ -108,6 +122,25 @@ guests=${FLEET_GUESTS:-4}
 mem=${FLEET_GUEST_MEM:-512M}
 rounds=${FLEET_ROUNDS:-2}
 vfs_cache=${FLEET_VIRTIOFS_CACHE:-always}
+smp=${FLEET_SMP:-1}
+# smp_args: every variant's vCPUs and kernel arguments; dopts: the xipfs
+# daemon's mount options (xipfs.opts= replaces the initramfs's default).
+dopts=allow_other,suid
+case $smp in
+1) smp_args=() ;;
+[2-9]) smp_args=(--smp "$smp" --accel tcg,thread=single)
+	dopts=$dopts,cpus=$((smp - 1)) ;;
+*) die "FLEET_SMP=$smp: expected 1 to 9" ;;
+esac
+# FLEET_TRACE: kprobes from the guest's boot on (kprobe_event=) on the FUSE
+# opens and ioctls with the opener's name and the file's, and each exec.
+if [ -n "${FLEET_TRACE:-}" ]; then
+	f='name=file->f_path.dentry->d_name.name:string'
+	smp_args+=(--append "trace_buf_size=16M trace_event=sched:sched_process_exec kprobe_event=p:kprobes/open,fuse_open,$f;p:kprobes/opendir,fuse_dir_open,$f;p:kprobes/ioctl,fuse_file_ioctl,$f,cmd=cmd")
+	dopts=$dopts,stats
+fi
+xipfs_opts=()
+[ "$dopts" = allow_other,suid ] || xipfs_opts=(--append "xipfs.opts=$dopts")
 virtiofsd=
 case " $variants " in
 *" virtiofs "*)
@@ -204,6 +237,11 @@ root_with_fstab() {
 cat >"$BW/run.sh" <<'EOS'
 python3 -c 'print("python-ok")'
 awk '{ print "k uptime_ms", int($1 * 1000) }' /proc/uptime
+# FLEET_TRACE: the trace of the boot's FUSE requests ends at python3, and
+# the daemon's count of them by type (-o stats, to the kernel log).
+t=/sys/kernel/tracing
+grep -q . $t/kprobe_events 2>/dev/null && echo 0 >$t/tracing_on
+grep -q 'xipfs.opts=[^ ]*stats' /proc/cmdline && pkill -USR1 -x @xipfs
 python3 -c 'import json, sqlite3, ssl, email.parser, http.client; print("imports-ok")'
 gcc --version >/dev/null && dpkg -l >/dev/null
 sync
@@ -261,6 +299,7 @@ if [ -n "$pid" ]; then
 	awk '/^(Rss|Pss|Anonymous|Private_Clean|Private_Dirty):/ {
 		sub(":", "", $1); print "k d_" $1, $2 }' /proc/$pid/smaps_rollup
 	awk '/^(VmPTE|Threads):/ { sub(":", "", $1); print "k d_" $1, $2 }' /proc/$pid/status
+	sed -n 's/^Cpus_allowed_list:[[:space:]]*/daemon cpus /p' /proc/$pid/status
 	rdev=$(stat -L -c %d /proc/$pid/root)
 	for f in /proc/$pid/map_files/* /proc/$pid/fd/*; do
 		stat -L -c '%d %i %s' "$f" 2>/dev/null
@@ -336,6 +375,22 @@ print("k usrcache_est", mem["Cached"] - mem["Shmem"] - root)
 if sys.argv[1] != "virtiofs":
     print("k usrcache", cached("/usr", ("/usr/src",)))
 EOP
+# FLEET_TRACE's summary: FUSE opens and ioctls by process and by file, the
+# most frequent first, and the programs run (execs) before python3.
+if grep -q . $t/kprobe_events 2>/dev/null; then
+	dmesg | sed -n 's/.*xipfs\[[0-9]*\]: \(stats: .*\)/T \1/p' | tail -n 1
+	grep -v '^#' $t/trace | awk '
+		$5 ~ /^(open|opendir|ioctl):$/ {
+			c = $1; sub(/-[0-9]+$/, "", c); e = $5; sub(":", "", e)
+			n = $0; sub(/.* name="/, "", n); sub(/".*/, "", n)
+			by[e " by " c]++; of[e " of " n]++ }
+		$5 == "sched_process_exec:" { f = $6; sub("filename=", "", f); ex["exec " f]++ }
+		END {
+			for (k in by) { split(k, w, " "); print w[1] " by|" by[k] "|" k }
+			for (k in of) { split(k, w, " "); print w[1] " of|" of[k] "|" k }
+			for (k in ex) print "exec|" ex[k] "|" k
+		}' | sort -t '|' -k 1,1 -k 2,2nr | awk -F '|' '++n[$1] <= 25 { print "T", $2, $3 }'
+fi
 echo STATS-DONE
 EOS
 
@@ -368,7 +423,7 @@ header() {
 variant_args() {
 	args=()
 	case $1 in
-	xipfs) ;;
+	xipfs) args=("${xipfs_opts[@]}") ;;
 	erofs-pmem)
 		if [ -z "$pmem" ]; then
 			pmem=/dev/shm/xipfs-bench-fleet-pmem.$$
@@ -419,7 +474,7 @@ fleet() {
 		fi
 		now >"$d/start"
 		guest_boot --background --mem "$mem" --append "xipfs.run=keep${FLEET_APPEND:+ $FLEET_APPEND}" --timeout 1500 \
-			"${args[@]}" "${gargs[@]}" "$BW/run.sh" "$d"
+			"${smp_args[@]}" "${args[@]}" "${gargs[@]}" "$BW/run.sh" "$d"
 		echo "$GUEST_PID" >"$d/pid"
 		pids="$pids $GUEST_PID"
 	done
@@ -618,4 +673,5 @@ echo "# hostPSS: the guest's RAM and the segment/pmem file shared by all guests 
 	"pages split among the guests mapping them), without QEMU's own memory, plus hostd: its" \
 	"virtiofsd's whole PSS; hcache: the host page cache of the tree virtiofsd served, per guest" \
 	"(in no PSS).  r: the round (variants interleaved, the order reversed every other round);" \
-	"other work ran on this host at the same time (TCG, $(nproc) cores)"
+	"other work ran on this host at the same time (TCG, $(nproc) cores; $smp vCPU per guest$(
+	[ "$smp" = 1 ] || echo ", thread=single, the xipfs daemon on vCPU $((smp - 1))"))"

@@ -48,6 +48,9 @@
 #   --ivshmem FILE   one more segment file as ivshmem-plain, read-only
 #                    (repeatable; the /usr segment is the first device)
 #   --qemu-arg ARG   one more QEMU argument (repeatable; split on spaces)
+#   --smp N          vCPUs (default 1)
+#   --accel ACCEL    QEMU's -accel argument (default tcg), e.g.
+#                    tcg,thread=single
 #   --timeout SEC    (default $XIPFS_VM_TIMEOUT or 900: TCG on a loaded host)
 #   --root IMG       the root disk (default the guest's root.img)
 #   --background     start the guest and return at once: GUEST_PID is the
@@ -102,6 +105,7 @@ g_segment() {
 
 guest_boot() {
 	g_name=guest g_mem=512M g_append='' g_usr=1 g_dev='' g_extra='' g_i=1 g_bg=0
+	g_smp=1 g_accel=tcg
 	g_root='' g_xroot=0
 	g_timeout=${XIPFS_VM_TIMEOUT:-900}
 	while [ $# -gt 2 ]; do
@@ -118,6 +122,8 @@ guest_boot() {
 			g_i=$((g_i + 1)) ;;
 		--qemu-arg) g_extra="$g_extra $2" ;;
 		--timeout) g_timeout=$2 ;;
+		--smp) g_smp=$2 ;;
+		--accel) g_accel=$2 ;;
 		*) echo "guest_boot: unknown option $1" >&2; return 1 ;;
 		esac
 		shift 2
@@ -142,7 +148,7 @@ guest_boot() {
 	fi
 	g_start=$(date +%s)
 	# shellcheck disable=SC2086
-	set -- timeout -k 5 "$g_timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$g_mem" -smp 1 \
+	set -- timeout -k 5 "$g_timeout" qemu-system-x86_64 -accel "$g_accel" -cpu max -m "$g_mem" -smp "$g_smp" \
 		-nodefaults -display none -no-reboot \
 		-serial "file:$g_dir/console.log" -serial "file:$g_dir/run.out" \
 		-kernel "$GUEST_CACHE/vmlinuz" -initrd "$GUEST_CACHE/initrd.img" \
