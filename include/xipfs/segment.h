@@ -89,6 +89,18 @@ int xipfs_segment_pmem(const char *uuid, struct xipfs_segment **out);
 /* The xipmap segment handle of an ivshmem segment, else -1. */
 int xipfs_segment_handle(const struct xipfs_segment *seg);
 
+struct xipmap_create;
+/*
+ * XIPMAP_IOC_CREATE on the helper @dev of a backing file whose page i is
+ * the segment's page @first + i, for all @cr->count pages of @cr->size
+ * bytes (@cr->seg_fd set): XIPMAP_CREATE_LINEAR, with no page list in the
+ * kernel, or the page list from a helper older than the flag (the module
+ * loaded before an upgrade), which refuses it with EINVAL.  *@no_linear
+ * records that refusal, so that a caller making many files asks once.
+ * Returns 0 with the file's descriptor in @cr->fd, or -errno.
+ */
+int xipfs_xipmap_create_run(int dev, struct xipmap_create *cr, uint64_t first, bool *no_linear);
+
 /*
  * What the xipmap helper maps of a loaded segment now, counted by the
  * helper from the page tables when asked (XIPMAP_IOC_SEG_STAT in

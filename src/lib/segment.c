@@ -543,32 +543,41 @@ static int region_super(const struct region *r, struct xipfs_super *sb)
 	return 0;
 }
 
+int xipfs_xipmap_create_run(int dev, struct xipmap_create *cr, uint64_t first, bool *no_linear)
+{
+	uint64_t *pages;
+	int err = -EINVAL;
+
+	if (!__atomic_load_n(no_linear, __ATOMIC_RELAXED)) {
+		cr->flags = XIPMAP_CREATE_LINEAR;
+		cr->pages = first;
+		err = ioctl(dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
+		if (err != -EINVAL)
+			return err;
+		__atomic_store_n(no_linear, true, __ATOMIC_RELAXED);
+	}
+	pages = malloc(cr->count * sizeof(*pages));
+	if (!pages)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < cr->count; i++)
+		pages[i] = first + i;
+	cr->flags = 0;
+	cr->pages = (uintptr_t)pages;
+	err = ioctl(dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
+	free(pages);
+	return err;
+}
+
 /*
  * A backing file of the whole image (the helper's file descriptor in
  * @cr->fd): page i of the file is page i of the region, all @cr->size
- * bytes of it.  A linear file keeps no page list in the guest's kernel;
- * a helper older than XIPMAP_CREATE_LINEAR (the module loaded before an
- * upgrade, until the next reboot) refuses the flag and gets the list.
+ * bytes of it (xipfs_xipmap_create_run()).
  */
 static int region_file(const struct region *r, struct xipmap_create *cr)
 {
-	int err;
+	bool no_linear = false;
+	int err = xipfs_xipmap_create_run(r->dev, cr, 0, &no_linear);
 
-	cr->flags = XIPMAP_CREATE_LINEAR;
-	cr->pages = 0;
-	err = ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
-	if (err == -EINVAL) {
-		uint64_t *pages = malloc(cr->count * sizeof(*pages));
-
-		if (!pages)
-			return -ENOMEM;
-		for (uint64_t i = 0; i < cr->count; i++)
-			pages[i] = i;
-		cr->flags = 0;
-		cr->pages = (uintptr_t)pages;
-		err = ioctl(r->dev, XIPMAP_IOC_CREATE, cr) < 0 ? -errno : 0;
-		free(pages);
-	}
 	if (err)
 		xipfs_log(XIPFS_LOG_ERR, "%s:%s: create: %s", r->what, r->uuid, strerror(-err));
 	return err;

@@ -180,16 +180,30 @@ static int xip_tail_clean(const struct xipfs_state *s, const struct xipfs_ino *i
 	return 0;
 }
 
-/* Whether @pages (@count of them, at least one) are one run of the segment's. */
-static bool xip_linear(const uint64_t *pages, uint64_t count)
+/*
+ * Whether @ino's @count kernel pages are one run of the segment's, from its
+ * extents (which cover the file in order, holes left out): 1 with the
+ * run's first kernel page in *@first, 0 if not, or -errno.
+ */
+static int xip_run(const struct xipfs_state *s, const struct xipfs_ino *ino,
+		   uint64_t count, uint64_t *first)
 {
-	if (pages[0] == XIPMAP_HOLE)
-		return false;
-	for (uint64_t k = 1; k < count; k++) {
-		if (pages[k] != pages[0] + k)
-			return false;
+	uint64_t per = xipfs_page_size(s->img) / s->xip_page_size, next = 0;
+	struct xipfs_extent_info e, prev = { 0 };
+
+	for (uint32_t i = 0; i < ino->count; i++) {
+		int err = xipfs_extent(s->img, ino, i, &e);
+
+		if (err)
+			return err;
+		if (e.lpage != next || (i && e.page != prev.page + prev.count))
+			return 0;
+		if (i == 0)
+			*first = (uint64_t)e.page * per;
+		next = e.lpage + e.count;
+		prev = e;
 	}
-	return true;
+	return ino->count && next * per >= count;
 }
 
 /*
@@ -199,13 +213,15 @@ static bool xip_linear(const uint64_t *pages, uint64_t count)
  * order) is made XIPMAP_CREATE_LINEAR, which keeps no page list in the
  * kernel: 8 bytes less per page of every file open or kept idle (a 7 MiB
  * libpython's list is a 16 KiB allocation).  A helper older than the flag
- * refuses it once, and every file gets its list from then on.
+ * refuses it once, and every file gets its list from then on
+ * (xipfs_xipmap_create_run()).  The run is read off the extents: no list
+ * is built for it.
  */
 static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 {
 	uint64_t kps = s->xip_page_size, per = xipfs_page_size(s->img) / kps;
 	struct xipmap_create cr = { .seg_fd = s->xip_seg, .size = ino->size };
-	uint64_t *pages;
+	uint64_t *pages, first = 0;
 	int err = xip_tail_clean(s, ino);
 
 	if (err)
@@ -213,6 +229,13 @@ static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 	cr.count = (ino->size + kps - 1) / kps;
 	if (cr.count > s->xip_max_pages)
 		return -EFBIG;
+	err = xip_run(s, ino, cr.count, &first);
+	if (err < 0)
+		return err;
+	if (err) {
+		err = xipfs_xipmap_create_run(s->xip_dev, &cr, first, &s->xip_no_linear);
+		return err ? err : cr.fd;
+	}
 	pages = calloc(cr.count, sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
@@ -227,19 +250,6 @@ static int xip_create(struct xipfs_state *s, const struct xipfs_ino *ino)
 			if (k < cr.count)
 				pages[k] = (uint64_t)e.page * per + j;
 		}
-	}
-	if (!err && !__atomic_load_n(&s->xip_no_linear, __ATOMIC_RELAXED) &&
-	    xip_linear(pages, cr.count)) {
-		cr.flags = XIPMAP_CREATE_LINEAR;
-		cr.pages = pages[0];
-		err = ioctl(s->xip_dev, XIPMAP_IOC_CREATE, &cr) < 0 ? -errno : cr.fd;
-		if (err != -EINVAL) {
-			free(pages);
-			return err;
-		}
-		__atomic_store_n(&s->xip_no_linear, true, __ATOMIC_RELAXED);
-		cr.flags = 0;
-		err = 0;
 	}
 	if (!err) {
 		cr.pages = (uintptr_t)pages;
