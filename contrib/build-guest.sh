@@ -154,7 +154,7 @@ if [ ! -e "$cache/trim.stamp" ]; then
 	echo "$me: locale archive, no VT gettys" >&2
 	run sh -c 'localedef --replace --add-to-archive /usr/lib/locale/C.utf8 &&
 		systemctl mask getty-static.service && systemctl disable getty@tty1.service' \
-		>>"$cache/install.log" 2>&1 || die "trimming the boot failed; see $cache/install.log"
+		>>"$cache/install.log" 2>&1 || die_log "$cache/install.log" "trimming the boot failed"
 	rm -f "$cache/images.stamp" "$cache/root-xipfs.stamp"
 	touch "$cache/trim.stamp"
 fi
